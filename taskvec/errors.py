@@ -1,0 +1,37 @@
+"""Typed errors. Each message says what was expected, what came, and what to do next."""
+
+
+class TaskvecError(ValueError):
+    """Base class of every error taskvec raises on bad input."""
+
+
+class SpecError(TaskvecError):
+    """A task specification is empty or malformed (examples, instruction, weights)."""
+
+
+class ModelLoadError(TaskvecError):
+    """A model cannot be loaded (unknown architecture, no weights, no network)."""
+
+
+class UnsupportedInputError(TaskvecError):
+    """The model cannot take this input (an image on a text-only model, ...)."""
+
+
+class LayerError(TaskvecError):
+    """A layer index outside the model's residual layers."""
+
+
+class VectorShapeError(TaskvecError):
+    """A task vector of the wrong hidden size or shape."""
+
+
+class ContextLengthError(TaskvecError):
+    """A prompt longer than the model's context window."""
+
+
+class ImageError(TaskvecError):
+    """A file that is not an image, or an image too large to use."""
+
+
+class TaskvecDataError(TaskvecError):
+    """A task dataset or user data file is missing, empty or malformed."""
