@@ -1,0 +1,242 @@
+"""The adapter interface: what taskvec needs to know about one model family.
+
+An adapter wraps a loaded model and its processor. It knows where the decoder layers,
+the final norm and the unembedding are, how to lay out a prompt with images, and how
+to turn a batch of prompts into right-padded model inputs (right padding keeps every
+real token's position and residuals exactly as in an unpadded run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Sequence
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..errors import ContextLengthError, UnsupportedInputError
+from ..prompts import Prompt, find_delimiter, has_image
+
+
+def _get(obj: Any, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+@dataclass
+class Encoded:
+    """A batch of prompts as model inputs.
+
+    ``inputs``: keyword tensors for ``model(**inputs)``; ``input_ids`` (B, T) right-padded;
+    ``lengths`` (B,) real tokens per row; ``delimiters`` (B,) position of each row's last
+    delimiter token.
+    """
+
+    inputs: dict
+    input_ids: torch.Tensor  # (B, T)
+    lengths: torch.Tensor  # (B,)
+    delimiters: torch.Tensor  # (B,)
+    texts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        B, T = self.input_ids.shape
+        assert self.lengths.shape == (B,) and self.delimiters.shape == (B,), "one length and delimiter per row"
+        assert bool((self.delimiters < self.lengths).all()), "delimiter inside the real tokens"
+
+
+class Adapter:
+    """Generic decoder-only adapter; families override the class attributes below."""
+
+    family = "causal-lm"
+    layer_paths: tuple[str, ...] = ("model.language_model.layers", "model.text_model.layers", "model.layers")
+    norm_paths: tuple[str, ...] = ("model.language_model.norm", "model.text_model.norm", "model.norm")
+    image_placeholder: str | None = None  # the text for one image in a prompt; None = text-only
+    image_token_names: tuple[str, ...] = ()  # tokens that stand for image features
+    images_nested = False  # processor wants one list of images per prompt
+    per_position_keys = ("attention_mask", "token_type_ids", "mm_token_type_ids")
+
+    def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
+                 meaningless_weights: bool = False):
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer.padding_side = "right"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
+        self.model_id, self.revision, self.meaningless_weights = model_id, revision, meaningless_weights
+        self._decoded: dict[int, str] = {}
+
+    # ---- architecture facts -------------------------------------------------
+    @cached_property
+    def decoder_layers(self) -> nn.ModuleList:
+        for p in self.layer_paths:
+            layers = _get(self.model, p)
+            if isinstance(layers, nn.ModuleList):
+                return layers
+        dec = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
+        if dec is not None and isinstance(getattr(dec, "layers", None), nn.ModuleList):
+            return dec.layers
+        raise TypeError(f"{type(self.model).__name__}: no decoder layers at {self.layer_paths}.")
+
+    @cached_property
+    def final_norm(self) -> nn.Module:
+        for p in self.norm_paths:
+            norm = _get(self.model, p)
+            if isinstance(norm, nn.Module):
+                return norm
+        raise TypeError(f"{type(self.model).__name__}: no final norm at {self.norm_paths}.")
+
+    @property
+    def lm_head(self) -> nn.Module:
+        return self.model.get_output_embeddings()
+
+    @property
+    def n_layers(self) -> int:
+        """Number of decoder layers L; residual layers are 0..L."""
+        return len(self.decoder_layers)
+
+    @property
+    def text_config(self):
+        cfg = self.model.config
+        return cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.text_config.hidden_size)
+
+    @property
+    def max_context(self) -> int:
+        return int(getattr(self.text_config, "max_position_embeddings", 1 << 20))
+
+    @property
+    def supports_images(self) -> bool:
+        return self.image_placeholder is not None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def softcap(self) -> float | None:
+        return getattr(self.text_config, "final_logit_softcapping", None)
+
+    def lens(self, h: torch.Tensor) -> torch.Tensor:
+        """Logit lens: final norm, unembedding, and the family's softcap. (..., D) -> (..., V)."""
+        h = h.to(self.device, self.dtype)
+        with torch.no_grad():
+            logits = self.lm_head(self.final_norm(h)).float()  # (..., V)
+        cap = self.softcap()
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    # ---- tokens -------------------------------------------------------------
+    def decode_token(self, token_id: int) -> str:
+        if token_id not in self._decoded:
+            self._decoded[token_id] = self.tokenizer.decode([token_id])
+        return self._decoded[token_id]
+
+    def token_id(self, text: str) -> int:
+        """The first token of ``text`` (as it would start an answer)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError(f"{text!r} tokenizes to nothing; give a non-empty token.")
+        return int(ids[0])
+
+    @cached_property
+    def image_token_ids(self) -> set[int]:
+        vocab = self.tokenizer.get_vocab()
+        return {vocab[t] for t in self.image_token_names if t in vocab}
+
+    # ---- prompts ------------------------------------------------------------
+    def render(self, prompt: Prompt) -> tuple[str, list[Image.Image]]:
+        """Text with the family's image placeholders, and the images in order."""
+        text, images = "", []
+        for seg in prompt:
+            if isinstance(seg, Image.Image):
+                if not self.supports_images:
+                    raise UnsupportedInputError(
+                        f"{self.model_id or self.family} is a text-only model and cannot take images; "
+                        "use text examples and a text query, or load a vision-language model."
+                    )
+                text += self.image_placeholder
+                images.append(seg.convert("RGB"))
+            else:
+                text += seg
+        return text, images
+
+    def processor_call(self, texts: list[str], images: list[list[Image.Image]]) -> dict:
+        if not any(images):
+            return dict(self.tokenizer(texts, return_tensors="pt", padding=True))
+        arg = images if self.images_nested else [im for row in images for im in row]
+        return dict(self.processor(text=texts, images=arg, return_tensors="pt", padding=True))
+
+    def encode(self, prompts: Sequence[Prompt], delimiter: str = ":") -> Encoded:
+        """Right-padded model inputs for a batch of prompts, with each row's delimiter."""
+        rendered = [self.render(p) for p in prompts]
+        texts = [t for t, _ in rendered]
+        inputs = self.processor_call(texts, [ims for _, ims in rendered])
+        ids = inputs["input_ids"]  # (B, T)
+        mask = inputs.get("attention_mask", torch.ones_like(ids))
+        lengths = mask.sum(-1)
+        if int(lengths.max()) > self.max_context:
+            raise ContextLengthError(
+                f"The prompt is {int(lengths.max())} tokens but {self.model_id or self.family} holds "
+                f"{self.max_context}; use fewer or shorter examples, or smaller images."
+            )
+        delims = torch.tensor([find_delimiter(row[: int(n)].tolist(), self.decode_token, delimiter)
+                               for row, n in zip(ids, lengths)])
+        inputs = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in inputs.items()}
+        for k, v in inputs.items():
+            if torch.is_tensor(v) and v.is_floating_point():
+                inputs[k] = v.to(self.dtype)
+        return Encoded(inputs, ids.to(self.device), lengths.to(self.device), delims.to(self.device), texts)
+
+    def position_ids(self, enc: Encoded) -> torch.Tensor | None:
+        """Explicit position ids when the family needs them (Qwen2-VL's 3-D rope); else None."""
+        return None
+
+    def slice_positions(self, enc: Encoded, start: int, end: int, rows: int | None = None) -> dict:
+        """Inputs restricted to token positions [start, end) (for a cached-prefix step).
+
+        Image inputs go only with a slice that starts at 0 (the prefix holds every image).
+        """
+        out = {}
+        for k, v in enc.inputs.items():
+            if k == "input_ids" or k in self.per_position_keys:
+                out[k] = v[:, start:end] if k != "attention_mask" else v[:, :end]
+            elif start == 0:
+                out[k] = v
+        if rows is not None:
+            out = {k: v.expand(rows, *v.shape[1:]) for k, v in out.items()}
+        return out
+
+    def image_runs(self, ids: Sequence[int]) -> list[list[int]]:
+        """Positions of each image's feature tokens: one run of consecutive image tokens per image."""
+        runs: list[list[int]] = []
+        for i, t in enumerate(ids):
+            if int(t) in self.image_token_ids:
+                if runs and runs[-1][-1] == i - 1:
+                    runs[-1].append(i)
+                else:
+                    runs.append([i])
+        return runs
+
+    def describe(self) -> dict:
+        return {
+            "model": self.model_id, "revision": self.revision, "family": self.family,
+            "layers": self.n_layers, "hidden_size": self.hidden_size, "dtype": str(self.dtype).replace("torch.", ""),
+            "device": str(self.device), "images": self.supports_images, "meaningless_weights": self.meaningless_weights,
+        }
+
+    def check_prompt_images(self, prompt: Prompt) -> None:
+        if has_image(prompt) and not self.supports_images:
+            self.render(prompt)

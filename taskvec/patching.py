@@ -1,0 +1,174 @@
+"""Run a query with a task vector written into its residual stream; batched layer sweeps.
+
+``first_token`` and ``generate`` patch one (layer, position); the model is restored on
+exit, also on exceptions (``taskvec.hooks.intervene``). ``layer_sweep`` computes the
+first-token distribution for a patch at every layer in one batched step that reuses the
+query prefix's KV cache and recomputes only the positions from the delimiter on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from .errors import VectorShapeError
+from .hooks import Patch, check_layer, intervene
+from .models.base import Adapter, Encoded
+from .prompts import Prompt
+
+
+@dataclass
+class TopK:
+    """Top-k first tokens: ids, decoded texts and probabilities (descending)."""
+
+    ids: list[int]
+    tokens: list[str]
+    probs: list[float]
+
+    @classmethod
+    def from_logits(cls, adapter: Adapter, logits: torch.Tensor, k: int = 5) -> "TopK":
+        p = torch.softmax(logits.float(), -1)  # (V,)
+        vals, idx = p.topk(min(k, p.shape[-1]))
+        return cls(idx.tolist(), [adapter.decode_token(i) for i in idx.tolist()], vals.tolist())
+
+    def as_dict(self) -> dict:
+        return {"tokens": self.tokens, "probs": [round(x, 6) for x in self.probs], "ids": self.ids}
+
+
+@dataclass
+class Generation:
+    """A generated answer: its text, token ids, and the first token's top-k."""
+
+    text: str
+    token_ids: list[int]
+    top: TopK
+    first_logits: torch.Tensor = field(repr=False)  # (V,)
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "first_token_top": self.top.as_dict()}
+
+
+def check_vector(adapter: Adapter, vector: torch.Tensor, what: str = "task vector") -> torch.Tensor:
+    """A (D,) vector of this model's hidden size (or (L+1, D) for per-layer vectors)."""
+    if not torch.is_tensor(vector):
+        raise VectorShapeError(f"The {what} must be a tensor, got {type(vector).__name__}.")
+    if vector.shape[-1] != adapter.hidden_size:
+        raise VectorShapeError(
+            f"The {what} has hidden size {vector.shape[-1]} but {adapter.model_id or adapter.family} has "
+            f"{adapter.hidden_size}; vectors transfer only between models of the same width "
+            "(e.g. a base LLM and the VLM built on it)."
+        )
+    return vector
+
+
+def make_patch(adapter: Adapter, enc: Encoded, vector: torch.Tensor, layer: int, mode: str = "replace",
+               scale: float = 1.0, position: int | None = None) -> Patch:
+    """A patch at ``layer`` and each row's delimiter (or ``position``)."""
+    check_vector(adapter, vector)
+    layer = check_layer(layer, adapter.n_layers)
+    if vector.dim() == 2 and vector.shape[0] == adapter.n_layers + 1:
+        vector = vector[layer]
+    pos = enc.delimiters if position is None else torch.full_like(enc.delimiters, position)
+    return Patch(layer, pos, vector, mode=mode, scale=scale)
+
+
+def first_token_logits(adapter: Adapter, prompt: Prompt, patches_fn=None) -> torch.Tensor:
+    """Next-token logits (V,) at the end of ``prompt``; ``patches_fn(enc) -> [Patch]`` adds patches."""
+    enc = adapter.encode([prompt])
+    patches = patches_fn(enc) if patches_fn else []
+    last = int(enc.lengths[0]) - 1
+    extra = {}
+    pos_ids = adapter.position_ids(enc)
+    if pos_ids is not None:
+        extra["position_ids"] = pos_ids
+    with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
+        out = adapter.model(**enc.inputs, **extra, use_cache=False)
+    return out.logits[0, last].float()
+
+
+def generate(adapter: Adapter, prompt: Prompt, vector: torch.Tensor | None = None, layer: int | None = None,
+             mode: str = "replace", scale: float = 1.0, max_new_tokens: int = 8, k: int = 5) -> Generation:
+    """Greedy generation from ``prompt``; with ``vector``, patched at ``layer`` in the prefill only."""
+    enc = adapter.encode([prompt])
+    patches = [] if vector is None else [make_patch(adapter, enc, vector, layer, mode, scale)]
+    with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
+        out = adapter.model.generate(
+            **enc.inputs, max_new_tokens=max_new_tokens, do_sample=False, output_scores=True,
+            return_dict_in_generate=True, pad_token_id=adapter.tokenizer.pad_token_id,
+        )
+    new = out.sequences[0, enc.input_ids.shape[1]:].tolist()
+    first = out.scores[0][0].float()  # (V,)
+    text = adapter.tokenizer.decode(new, skip_special_tokens=True)
+    return Generation(_first_line(text), new, TopK.from_logits(adapter, first, k), first)
+
+
+def _first_line(text: str) -> str:
+    """The answer: generation up to the template's example separator (a newline)."""
+    return text.split("\n", 1)[0].strip()
+
+
+@dataclass
+class Sweep:
+    """First-token distributions of a query patched at each of ``layers``.
+
+    ``logits``: (n_layers_swept, V) float32; ``layers``: residual layer of each row.
+    """
+
+    layers: list[int]
+    logits: torch.Tensor
+
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, -1)  # (N, V)
+
+    def prob_of(self, token_id: int) -> list[float]:
+        return self.probs()[:, token_id].tolist()
+
+
+def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
+                mode: str = "replace", scale: float = 1.0) -> Sweep:
+    """Patch ``vectors[l]`` at layer l (for every l in ``layers``) at the query's delimiter.
+
+    ``vectors``: (L+1, D), one vector per residual layer (a task vector), or (D,) for the
+    same vector everywhere. One prefix pass (tokens before the delimiter) fills a KV
+    cache; the cache is repeated once per swept layer and one batched pass computes the
+    tokens from the delimiter on, row i patched at layer ``layers[i]``.
+    """
+    check_vector(adapter, vectors, "sweep vectors")
+    L = adapter.n_layers
+    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
+    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
+    if per_layer.shape[0] != L + 1:
+        raise VectorShapeError(f"Sweep vectors must be (L+1={L + 1}, D); got {tuple(vectors.shape)}.")
+    enc = adapter.encode([prompt])
+    d, end, n = int(enc.delimiters[0]), int(enc.lengths[0]), len(layers)
+    pos_ids = adapter.position_ids(enc)  # None or (..., 1, T)
+    model = adapter.model
+    with torch.no_grad():
+        cache = None
+        if d > 0:
+            pre = adapter.slice_positions(enc, 0, d)
+            if pos_ids is not None:
+                pre["position_ids"] = pos_ids[..., :d]
+            cache = model(**pre, use_cache=True).past_key_values
+            cache.batch_repeat_interleave(n)
+        step = adapter.slice_positions(enc, d, end, rows=n)
+        if pos_ids is not None:
+            step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
+        patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i]))
+                   for i, l in enumerate(layers)]
+        with intervene(adapter.decoder_layers, patches=patches):
+            out = model(**step, past_key_values=cache, use_cache=cache is not None)
+    return Sweep(layers, out.logits[:, -1].float().cpu())
+
+
+def naive_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
+                mode: str = "replace", scale: float = 1.0) -> Sweep:
+    """The reference: one full forward per layer (for tests and the benchmark)."""
+    L = adapter.n_layers
+    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
+    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
+    rows = [first_token_logits(adapter, prompt, lambda enc, l=l: [make_patch(adapter, enc, per_layer[l], l, mode, scale)])
+            for l in layers]
+    return Sweep(layers, torch.stack(rows).cpu())
