@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import ContextLengthError, UnsupportedInputError
+from ..imageio import PAPER_WIDTH, resize_width
 from ..prompts import Prompt, find_delimiter, has_image
 
 
@@ -59,6 +60,7 @@ class Adapter:
     image_token_names: tuple[str, ...] = ()  # tokens that stand for image features
     images_nested = False  # processor wants one list of images per prompt
     per_position_keys = ("attention_mask", "token_type_ids", "mm_token_type_ids")
+    image_width: int | None = PAPER_WIDTH  # every image is resized to this width first
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):
@@ -168,7 +170,7 @@ class Adapter:
                         "use text examples and a text query, or load a vision-language model."
                     )
                 text += self.image_placeholder
-                images.append(seg.convert("RGB"))
+                images.append(resize_width(seg.convert("RGB"), self.image_width))
             else:
                 text += seg
         return text, images
