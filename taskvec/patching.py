@@ -68,7 +68,12 @@ def make_patch(adapter: Adapter, enc: Encoded, vector: torch.Tensor, layer: int,
     """A patch at ``layer`` and each row's delimiter (or ``position``)."""
     check_vector(adapter, vector)
     layer = check_layer(layer, adapter.n_layers)
-    if vector.dim() == 2 and vector.shape[0] == adapter.n_layers + 1:
+    if vector.dim() == 2:
+        if vector.shape[0] != adapter.n_layers + 1:
+            raise VectorShapeError(
+                f"The task vector has {vector.shape[0]} residual layers but {adapter.model_id or adapter.family} "
+                f"has {adapter.n_layers + 1}; patch one layer's (D,) vector, or use a source model with as many layers."
+            )
         vector = vector[layer]
     pos = enc.delimiters if position is None else torch.full_like(enc.delimiters, position)
     return Patch(layer, pos, vector, mode=mode, scale=scale)
