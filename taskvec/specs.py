@@ -187,9 +187,11 @@ def describe(spec: Spec) -> str:
 
 def majority_answer(spec: Spec) -> str | None:
     """The Random baseline: the most frequent answer among the examples (ties: first seen)."""
-    if not isinstance(spec, (TextExamples, ImageExamples)):
+    parts = spec.parts if isinstance(spec, Ensemble) else (spec,)
+    answers = [y for p in parts if isinstance(p, (TextExamples, ImageExamples)) for _, y in p.pairs]
+    if not answers:
         return None
     counts: dict[str, int] = {}
-    for _, y in spec.pairs:
+    for y in answers:
         counts[y] = counts.get(y, 0) + 1
     return max(counts, key=lambda y: counts[y])
