@@ -90,12 +90,33 @@ def poly(points, color: str) -> tuple:
     return ("poly", tuple(points), color)
 
 
-def crescent(cx: float, cy: float, r_out: float, dx: float, r_in: float, color: str, bg: str,
-             angle: float = 0.0) -> list:
-    """A crescent: a disc of ``color`` minus a disc of ``bg`` whose centre is ``dx`` away in
-    direction ``angle`` (degrees, 0 = towards the fly)."""
-    a = math.radians(angle)
-    return [circle(cx, cy, r_out, color), circle(cx + dx * math.cos(a), cy + dx * math.sin(a), r_in, bg)]
+def crescent(cx: float, cy: float, r_out: float, dx: float, r_in: float, color: str,
+             angle: float = 0.0, steps: int = 48) -> tuple:
+    """A crescent polygon: the disc (cx, cy, r_out) minus the disc of radius ``r_in`` whose
+    centre is ``dx`` away in direction ``angle`` (degrees, 0 = towards the fly, -90 = up).
+    The opening faces ``angle``. Works on any background (no cut-out disc is painted)."""
+    phi = math.radians(angle)
+    ux, uy = math.cos(phi), math.sin(phi)
+    ox, oy = cx + dx * ux, cy + dx * uy
+    a = (r_out ** 2 - r_in ** 2 + dx ** 2) / (2 * dx)  # intersection chord, from the outer centre
+    alpha = math.acos(max(-1.0, min(1.0, a / r_out)))
+    pts = [(cx + r_out * math.cos(t), cy + r_out * math.sin(t))
+           for t in (phi + alpha + (2 * math.pi - 2 * alpha) * k / steps for k in range(steps + 1))]
+    start = math.atan2(pts[-1][1] - oy, pts[-1][0] - ox)
+    end = math.atan2(pts[0][1] - oy, pts[0][0] - ox)
+    span = (end - start) % (2 * math.pi)
+    if (phi + math.pi - start) % (2 * math.pi) > span:  # go the other way, through the near side
+        span -= 2 * math.pi
+    pts += [(ox + r_in * math.cos(start + span * k / steps), oy + r_in * math.sin(start + span * k / steps))
+            for k in range(1, steps)]
+    return poly(pts, color)
+
+
+def segment(x0: float, y0: float, x1: float, y1: float, half_width: float, color: str) -> tuple:
+    """A straight bar from (x0, y0) to (x1, y1) of half-width ``half_width``."""
+    n = math.hypot(x1 - x0, y1 - y0)
+    px, py = -(y1 - y0) / n * half_width, (x1 - x0) / n * half_width
+    return poly([(x0 + px, y0 + py), (x1 + px, y1 + py), (x1 - px, y1 - py), (x0 - px, y0 - py)], color)
 
 
 def band(ratio: float, x0: float, y0: float, x1: float, y1: float, half_width: float, color: str) -> tuple:

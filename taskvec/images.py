@@ -6,7 +6,8 @@ countries, animals and foods get a procedural picture seeded by a SHA-256 of the
 that every entity has a distinct, recognisable image. Foods use their real colour
 (from assets/tasks/food-color.json) as the dominant colour.
 
-``python -m taskvec.images --write-examples`` writes examples/flags/<Country>.png.
+``python -m taskvec.images --write-examples`` writes examples/flags/<Country>.png and the
+list of drawn flags, assets/images/FLAGS.md.
 """
 
 from __future__ import annotations
@@ -263,6 +264,21 @@ def write_examples(out_dir: str | Path | None = None, width: int = 224) -> list:
     return written
 
 
+def flags_markdown() -> str:
+    """The table of drawn flags recorded in assets/images/FLAGS.md."""
+    lines = ["# Drawn national flags", "",
+             "Written by `python -m taskvec.images --write-examples` from `taskvec/flag_table.py`; "
+             "PNGs (224 px wide) in `examples/flags/`.",
+             "Each flag is drawn from its geometry (proportions, stripes, crosses, discs, triangles, stars).",
+             "Coats of arms and detailed emblems are never drawn; a note says where an emblem's size or",
+             "position is approximate. Other countries get a procedural picture (`entity_image`).", "",
+             f"{len(FLAGS_DRAWN)} flags.", "", "| Country | Width:height | Note |", "|---|---|---|"]
+    for country in FLAGS_DRAWN:
+        flag = FLAG_TABLE[country]
+        lines.append(f"| {country} | {flag.ratio:.4g} | {flag.note} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m taskvec.images", description=__doc__.splitlines()[0])
     parser.add_argument("--write-examples", action="store_true", help="write examples/flags/<Country>.png")
@@ -272,7 +288,10 @@ def main(argv: list | None = None) -> None:
         parser.print_help()
         return
     paths = write_examples(args.out)
-    print(f"wrote {len(paths)} flags to {paths[0].parent if paths else args.out}")
+    md = ROOT / "assets" / "images" / "FLAGS.md"
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(flags_markdown(), encoding="utf-8")
+    print(f"wrote {len(paths)} flags to {paths[0].parent if paths else args.out} and {md}")
 
 
 if __name__ == "__main__":
