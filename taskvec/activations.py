@@ -75,12 +75,16 @@ def residuals(adapter: Adapter, prompts: Sequence[Prompt], positions: Sequence[S
 def context_embeddings(adapter: Adapter, prompt: Prompt, layer: int) -> list[torch.Tensor]:
     """Mean residual at ``layer`` over each example input's tokens (text or image), in order.
 
+    The query at the end of the prompt is not an example and is left out.
+
     Image inputs: each run of image feature tokens. Text inputs: the tokens of the text
     segment that follows a ``Q:`` prefix, found through the tokenizer's offsets.
     """
     enc = adapter.encode([prompt])
     ids = enc.input_ids[0, : int(enc.lengths[0])].tolist()
     spans = adapter.image_runs(ids) if any(not isinstance(s, str) for s in prompt) else _text_input_spans(adapter, prompt)
+    if spans and isinstance(prompt[-1], str) and prompt[-1].rstrip().endswith(":"):
+        spans = spans[:-1]  # the last input is the query, not an example
     if not spans:
         return []
     flat = sorted({p for span in spans for p in span})
