@@ -1,0 +1,66 @@
+"""Export files for the app: results as CSV/JSON, figures as HTML (and PNG when kaleido works),
+task vectors as .safetensors with metadata. Each call writes into its own fresh folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import tempfile
+from pathlib import Path
+
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "taskvec-exports"
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", s).strip("-")[:60] or "result"
+
+
+def new_dir(prefix: str) -> Path:
+    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=_slug(prefix) + "-", dir=EXPORT_ROOT))
+
+
+def write_rows(folder: Path, name: str, rows: list[dict], meta: dict | None = None) -> list[Path]:
+    """rows -> name.csv and name.json (the JSON also carries ``meta``)."""
+    out = []
+    if rows:
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        p = folder / f"{name}.csv"
+        with p.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rows)
+        out.append(p)
+    p = folder / f"{name}.json"
+    p.write_text(json.dumps({"meta": meta or {}, "rows": rows}, indent=2, default=str))
+    return out + [p]
+
+
+def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
+    """Each plotly figure as standalone HTML (plotly.js inlined: works offline); PNG if asked and possible."""
+    out = []
+    for name, fig in figs.items():
+        if fig is None:
+            continue
+        p = folder / f"{_slug(name)}.html"
+        fig.write_html(str(p), include_plotlyjs=True, full_html=True)
+        out.append(p)
+        if png:
+            try:
+                q = folder / f"{_slug(name)}.png"
+                fig.write_image(str(q))
+                out.append(q)
+            except Exception:  # kaleido needs a browser; skip PNG when it is unavailable
+                pass
+    return out
+
+
+def export_all(prefix: str, rows: list[dict], meta: dict, figs: dict, vector=None, layer: int | None = None,
+               png: bool = False) -> list[str]:
+    folder = new_dir(prefix)
+    paths = write_rows(folder, prefix, rows, meta) + write_figures(folder, figs, png)
+    if vector is not None:
+        paths.append(vector.save(folder / "task_vector.safetensors", layer))
+    return [str(p) for p in paths]
