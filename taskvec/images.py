@@ -41,7 +41,7 @@ COLOR_RGB = {
 def entity_image(domain: str, name: str, size: tuple = DEFAULT_SIZE, *, exact_size: bool = False) -> Image.Image:
     """An RGB picture of entity ``name`` of ``domain`` ("country", "animal", "food").
 
-    ``size`` is (width, height). A drawn flag keeps its official proportions: its width is
+    ``size`` is (width, height), or a width alone (height 2/3 of it). A drawn flag keeps its official proportions: its width is
     ``size[0]`` and its height follows the flag (as the paper resized images to width 224),
     unless ``exact_size`` is set, which pads it onto a ``size`` canvas.
     """
@@ -74,10 +74,12 @@ def _flag(country: str, width: int) -> Image.Image:
 
 
 def _check_size(size) -> tuple:
-    ok = isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) and 8 <= v <= 4096
-                                                                   for v in size)
+    if isinstance(size, int) and not isinstance(size, bool):  # a width alone: height 2/3 of it
+        size = (size, max(8, round(size * 2 / 3)))
+    ok = isinstance(size, (tuple, list)) and len(size) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 4096 for v in size)
     if not ok:
-        raise TaskvecDataError(f"size must be (width, height) in pixels, each 8..4096, got {size!r}.")
+        raise TaskvecDataError(f"size must be a width or (width, height) in pixels, each 8..4096, got {size!r}.")
     return int(size[0]), int(size[1])
 
 

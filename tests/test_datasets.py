@@ -201,6 +201,8 @@ def test_entity_image_is_deterministic_and_distinct(tasks):
 
 def test_entity_image_size_and_errors():
     assert entity_image("animal", "Lion", (64, 48)).size == (64, 48)
+    assert entity_image("animal", "Lion", 224).size == entity_image("animal", "Lion").size == (224, 149)
+    assert entity_image("country", "France", 96).width == 96
     assert entity_image("country", "Japan", (224, 224), exact_size=True).size == (224, 224)
     with pytest.raises(TaskvecDataError, match="Unknown domain"):
         entity_image("plant", "Fern")
