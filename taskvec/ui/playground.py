@@ -184,3 +184,25 @@ def _run_override(adapter, req, source, uploaded, query, qdesc, layer, progress)
                    generate(adapter, prompt, vector.vectors, layer, max_new_tokens=n))]
     return PlayResult(cols, layer, adapter.model_id, qdesc, f"override: {describe(instr)} vs {conflict}", vector,
                       notes=["Task overriding: does the patched task win over the instruction in the prompt?"])
+
+
+def column_markdown(col: Column | None) -> str:
+    if col is None:
+        return ""
+    ans = col.answer.replace("`", "'") if col.answer else "∅ (empty)"
+    return f"### {col.title}\n<small>{col.note}</small>\n\n**Answer:** `{ans}`"
+
+
+def column_figure(col: Column | None):
+    from .. import figures_app as F
+
+    if col is None or col.gen is None:
+        return None
+    return F.topk_bar(col.gen.top.tokens, col.gen.top.probs, f"{col.title}: top-5 first token")
+
+
+def summary_markdown(res: PlayResult) -> str:
+    lines = [f"Model `{res.model}` · patch layer **{res.layer}** · query: `{res.query}` · task: {res.spec[:200]}"]
+    if res.random is not None:
+        lines.append(f"Random baseline (majority answer among the examples): `{res.random}`")
+    return "\n\n".join(lines + res.notes)
