@@ -13,13 +13,16 @@ These models exist so tests can check taskvec's mechanics on every architecture.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
 from ..errors import ModelLoadError  # noqa: E402
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 TINY_FAMILIES: tuple[str, ...] = (
     "idefics3",
@@ -248,10 +251,11 @@ def _build_text_only(family: str, seed: int):
         cfg = Qwen2Config(**_llama_like_text(n, _vocab_size(tok), tok))
         cls = Qwen2ForCausalLM
     else:
-        tok = _byte_level_tokenizer(bos="<s>", eos="</s>", pad="<pad>", unk="<unk>", add_bos=True)
         if family == "llama":
+            tok = _byte_level_tokenizer(bos="<s>", eos="</s>", pad="<pad>", unk="<unk>", add_bos=True)
             cfg, cls = LlamaConfig(**_llama_like_text(n, _vocab_size(tok), tok)), LlamaForCausalLM
         else:
+            tok = _spm_like_tokenizer(pieces=[], specials=[], add_bos=True)
             cfg = MistralConfig(**_llama_like_text(n, _vocab_size(tok), tok, sliding_window=None))
             cls = MistralForCausalLM
     torch.manual_seed(seed)
@@ -259,7 +263,10 @@ def _build_text_only(family: str, seed: int):
 
 
 TINY_NOTES["llama"] = "Text-only LlamaForCausalLM; byte-level tokenizer that prepends <s> (BOS)."
-TINY_NOTES["mistral"] = "Text-only MistralForCausalLM (no sliding window); tokenizer prepends <s> (BOS)."
+TINY_NOTES["mistral"] = (
+    "Text-only MistralForCausalLM (no sliding window); SentencePiece-like tokenizer: prepends <s> "
+    "and a '▁' before the text, spaces become '▁', '\\n' is the byte token <0x0A>."
+)
 TINY_NOTES["qwen2"] = "Text-only Qwen2ForCausalLM; no BOS (like Qwen), pad = eos = <|endoftext|>."
 
 
@@ -330,8 +337,8 @@ def _build_idefics2(family: str, seed: int):
                               Idefics2Processor)
 
     img, patch, latents = 28, 7, 4
-    tok = _byte_level_tokenizer(bos="<s>", eos="</s>", pad="<unk>", unk="<unk>", add_bos=True,
-                                specials=["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
+    tok = _spm_like_tokenizer(pieces=[], add_bos=True,
+                              specials=["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
     vocab = _vocab_size(tok)
     cfg = Idefics2Config(
         vision_config=dict(hidden_size=_HIDDEN, intermediate_size=_INTER, num_hidden_layers=2,
@@ -353,7 +360,8 @@ def _build_idefics2(family: str, seed: int):
 
 TINY_NOTES["idefics2"] = (
     "<image> expands to <fake_token_around_image> + 4x<image> (perceiver latents) + "
-    "<fake_token_around_image>; tokenizer prepends <s>."
+    "<fake_token_around_image>; SentencePiece-like tokenizer (<s>, then '▁' before the text, and "
+    "a '▁' again after each special token, as legacy Llama/Mistral tokenizers do)."
 )
 
 
@@ -435,8 +443,6 @@ TINY_NOTES["llava_onevision"] = (
 
 
 def _build_qwen_vl(family: str, seed: int):
-    from transformers import Qwen2TokenizerFast  # noqa: F401  (import check only)
-
     patch, merge = 14, 2
     side = patch * merge * 2  # 56 px -> 4x4 patches -> 2x2 merged = 4 image tokens
     specials = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
@@ -482,11 +488,12 @@ def _build_qwen_vl(family: str, seed: int):
 
 
 TINY_NOTES["qwen2_vl"] = (
-    "Prompt text <|vision_start|><|image_pad|><|vision_end|>; <|image_pad|> expands to 4 tokens "
-    "(56 px, 14-px patches, 2x2 merge); M-RoPE position ids (3 sections) computed by the model."
+    "Prompt text <|vision_start|><|image_pad|><|vision_end|>; <|image_pad|> expands to 4-6 tokens "
+    "(~56x56 px after smart resize, 14-px patches, 2x2 merge; count depends on aspect ratio); the "
+    "processor also returns mm_token_type_ids; M-RoPE position ids (3 sections) made by the model."
 )
 TINY_NOTES["qwen2_5_vl"] = (
-    "Like Qwen2-VL (<|image_pad|> -> 4 tokens, M-RoPE), windowed-attention vision tower; "
+    "Like Qwen2-VL (<|image_pad|> -> 4-6 tokens, M-RoPE), windowed-attention vision tower; "
     "uses Qwen2VLImageProcessor (2.5-VL has no image processor of its own)."
 )
 
@@ -524,7 +531,9 @@ def _build_fuyu(family: str, seed: int):
 TINY_NOTES["fuyu"] = (
     "No placeholder text: pass processor(text=..., images=img); the processor puts the image "
     "FIRST (3 rows of 3x|SPEAKER| + |NEWLINE|, then <s>) and appends <0x04> (begin-of-answer) "
-    "after the text; one image per prompt only. SentencePiece-like tokenizer (▁ for spaces)."
+    "after the text; exactly one image per prompt (two raise ValueError), batches with images are "
+    "always left-padded; pass return_legacy_image_output=False to get pixel_values instead of the "
+    "deprecated image_patches. SentencePiece-like tokenizer (▁ for spaces, <0x0A> for newlines)."
 )
 
 
@@ -564,7 +573,10 @@ def _build_gemma3(family: str, seed: int):
 
 TINY_NOTES["gemma3"] = (
     "Prompt text <start_of_image>; it expands to '\\n\\n<start_of_image>' + 4x<image_soft_token> + "
-    "'<end_of_image>\\n\\n'; tokenizer prepends <bos>; last layer full attention, others sliding."
+    "'<end_of_image>\\n\\n'; the processor returns token_type_ids (image tokens attend "
+    "bidirectionally: pass them to the model); processor.image_token_id is the BOI id, the "
+    "config's image_token_index is <image_soft_token>; tokenizer prepends <bos>; last layer full "
+    "attention, others sliding (window 64)."
 )
 
 
@@ -586,7 +598,14 @@ _BUILDERS: dict[str, Callable[[str, int], tuple]] = {
 }
 
 
-def build_tiny(family: str, seed: int = 0):
+# TINY_NOTES in the order of TINY_FAMILIES.
+_notes = {f: TINY_NOTES[f] for f in TINY_FAMILIES}
+TINY_NOTES.clear()
+TINY_NOTES.update(_notes)
+del _notes
+
+
+def build_tiny(family: str, seed: int = 0) -> tuple[PreTrainedModel, Any]:
     """(model in eval mode, fp32, on CPU; processor for VLMs or tokenizer for text-only LMs).
 
     Random weights (seeded by ``seed``), built offline in well under 2 s.
