@@ -1,0 +1,164 @@
+"""The browser app's logic (taskvec.ui) on tiny random-weight models: every view, exports, bad input."""
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+import torch
+from PIL import Image
+
+from conftest import color_image, tiny_adapter
+from taskvec import figures_app as F
+from taskvec.errors import (ContextLengthError, ImageError, SpecError, TaskvecError, UnsupportedInputError,
+                            VectorShapeError)
+from taskvec.ui import exports, inputs, library, playground as PG, tour, views
+from taskvec.ui.runtime import ModelHost
+from taskvec.vectors import TaskVector
+
+EXAMPLES = "France : Paris\nItaly : Rome\nSpain : Madrid\nJapan : Tokyo"
+
+
+@pytest.fixture(scope="module")
+def vlm():
+    return tiny_adapter("idefics3")
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.png"
+        color_image(i).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def test_playground_text(vlm, tmp_path):
+    res = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Germany", layer=1, n_sets=3))
+    assert [c.title for c in res.columns] == ["No Context", "Prompt", "Patch"]
+    assert all(len(c.gen.top.probs) == 5 for c in res.columns)
+    assert res.random == "Paris" and res.layer == 1 and res.vector.n_layers == vlm.n_layers
+    assert "Patch" in PG.column_markdown(res.columns[2]) and isinstance(PG.column_figure(res.columns[2]), go.Figure)
+    files = exports.export_all("patch", res.rows(), res.as_dict(), {"patch": PG.column_figure(res.columns[2])},
+                               res.vector, res.layer)
+    assert {Path(f).suffix for f in files} == {".csv", ".json", ".html", ".safetensors"}
+    # a saved vector uploads back and patches, with or without a specification
+    vec = inputs.read_vector([f for f in files if f.endswith(".safetensors")][0])
+    again = PG.run_playground(vlm, PG.PlayRequest(examples="", query_text="Germany", layer=1), uploaded=vec)
+    assert again.columns[2].answer == res.columns[2].answer and again.columns[1].gen is None
+
+
+def test_playground_images_ensemble_override(vlm, pngs):
+    req = PG.PlayRequest(kind="image examples", examples=EXAMPLES, image_files=pngs, image_answers="a\nb\nc",
+                         instruction="The capital city of the country:", query_image=pngs[0], ensemble=True,
+                         weights=(1, 1, 0.5), n_sets=2)
+    res = PG.run_playground(vlm, req)
+    assert [c.title for c in res.columns][-1] == "Ensemble patch" and res.query.startswith("<image")
+    ov = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, instruction="The color of the food:",
+                                               query_text="banana", override=True, n_sets=2))
+    assert ov.spec.startswith("override") and len(ov.columns) == 3
+
+
+def test_source_model_transfer_and_mismatch(vlm):
+    llm = tiny_adapter("llama")  # 4 layers, like tiny llava (LLaVA is built on a Llama LLM)
+    res = PG.run_playground(tiny_adapter("llava"), PG.PlayRequest(examples=EXAMPLES, query_text="Germany", n_sets=2),
+                            source=llm)
+    assert "llama" in res.notes[0]
+    with pytest.raises(VectorShapeError, match="4 layers"):
+        PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Germany", n_sets=2), source=llm)
+    wide = TaskVector(torch.zeros(vlm.n_layers + 1, 64), torch.zeros(1, vlm.n_layers + 1, 64))
+    with pytest.raises(VectorShapeError, match="hidden size 64"):
+        PG.check_transfer(vlm, wide, "vector")
+
+
+@pytest.mark.parametrize("req, err, match", [
+    (dict(examples="France Paris\nItaly : Rome\n : Madrid"), SpecError, "line 1.*line 3"),
+    (dict(examples=""), SpecError, "No examples"),
+    (dict(examples=EXAMPLES, query_text="  "), SpecError, "query is empty"),
+    (dict(kind="instruction", instruction=" "), SpecError, "instruction is empty"),
+    (dict(examples=EXAMPLES, layer=99), TaskvecError, "out of range"),
+    (dict(examples=EXAMPLES, override=True, kind="instruction", instruction="x:"), SpecError, "overriding"),
+    (dict(examples="\n".join(f"word{i} long example text : answer{i}" for i in range(150))), ContextLengthError,
+     "tokens"),
+])
+def test_bad_playground_input(vlm, req, err, match):
+    req = {"query_text": "Germany", **req}
+    with pytest.raises(err, match=match):
+        PG.run_playground(vlm, PG.PlayRequest(n_sets=2, **req))
+
+
+def test_bad_uploads(tmp_path, pngs):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not an image")
+    with pytest.raises(ImageError, match="not a readable image"):
+        inputs.read_image(str(txt))
+    huge = tmp_path / "huge.png"
+    Image.new("1", (7000, 6000)).save(huge)
+    with pytest.raises(ImageError, match="over the limit"):
+        inputs.query("", str(huge))
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3000, 1500)).save(big)
+    assert max(inputs.read_image({"path": str(big)}).size) == inputs.UPLOAD_MAX_SIDE
+    with pytest.raises(SpecError, match="3 images but 2 answers"):
+        inputs.image_examples(pngs, "a\nb")
+    with pytest.raises(SpecError, match="not a .safetensors"):
+        inputs.read_vector(str(txt))
+    with pytest.raises(SpecError, match="ensemble is empty"):
+        inputs.build_ensemble((1, 1, 1))
+
+
+def test_text_only_model_refuses_image_query(pngs):
+    with pytest.raises(UnsupportedInputError, match="text-only"):
+        PG.run_playground(tiny_adapter("llama"), PG.PlayRequest(examples=EXAMPLES, query_image=pngs[0], n_sets=2))
+
+
+def test_model_host_keeps_previous_model_on_failure(vlm):
+    host = ModelHost(adapter=vlm)
+    banner = host.load("no-such-org/no-such-model-xyz")
+    assert host.adapter is vlm and "failed" in banner and "Still using" in banner and "Random weights" in banner
+    assert "Type or pick" in host.load("  ")
+    with pytest.raises(TaskvecError, match="No model"):
+        ModelHost().require()
+
+
+def test_views(vlm):
+    tasks = library.paper_tasks()[:2]
+    assert len(tasks[0].pairs) >= 10
+    L = vlm.n_layers
+    sw = views.run_sweep(vlm, tasks[0], "text examples", "image", n_queries=3, n_sets=2)
+    assert len(sw.values) == L + 1 and 0 <= sw.baseline <= 1 and len(sw.per_query) == 3
+    one = views.run_sweep(vlm, tasks[0], "instruction", query="Germany", expected="Berlin", n_sets=2)
+    assert len(one.values) == L + 1 and isinstance(one.figure(), go.Figure)
+    with pytest.raises(SpecError, match="expected answer"):
+        views.run_sweep(vlm, tasks[0], "text examples", query="Germany", expected="")
+    lens = views.run_lens(vlm, tasks[0], "image examples", n_sets=3)
+    assert lens.phase.mean.shape == (L + 1, 3) and len(lens.figures()) == 3 and len(lens.rows()) == L + 1
+    rows = views.run_summaries(vlm, tasks, 1, n_sets=2)
+    assert [r["task"] for r in rows] == [t.id for t in tasks] and set(rows[0]) == {"task", "text", "image", "instruction"}
+    cl = views.run_clusters(vlm, tasks, views.VECTOR_KINDS[:2], 1, "pca", n_sets=3)
+    assert cl.xy.shape == (12, 2) and "Silhouette" in cl.summary()
+    ctx = views.run_clusters(vlm, tasks[:1], ["text examples"], 1, "pca", what="context embeddings")
+    assert len(ctx.groups) >= 3
+    sim = views.run_similarity(vlm, tasks[:1], views.VECTOR_KINDS, 1, base=tiny_adapter("llama"), n_sets=2)
+    assert sim.matrix.shape == (4, 4) and sim.labels[-1].endswith("(base LLM)")
+
+
+def test_user_task_library(vlm):
+    t = library.user_task("antonyms", "hot : cold\nbig : small\nup : down\nyes : no")
+    assert t.user and views.run_summaries(vlm, [t], 1, n_sets=2)[0]["image"].startswith("n/a")
+    with pytest.raises(SpecError, match="name"):
+        library.user_task(" ", "a : b")
+
+
+def test_tour_steps(vlm):
+    for step in tour.STEPS[:3]:
+        md, fig = tour.tour_step(vlm, step)
+        assert "random weights" in md and isinstance(fig, go.Figure)
+
+
+def test_figures_and_exports(tmp_path):
+    assert F.show_token(" a\n") == "·a⏎" and F.show_token("") == "∅"
+    fig = F.cosine_heatmap([[1, 0.5], [0.5, 1]], ["a", "b"], "t")
+    files = exports.write_figures(tmp_path, {"cos": fig})
+    assert files[0].read_text().count("plotly") > 3
+    assert exports.write_rows(tmp_path, "r", [{"a": 1}, {"b": 2}])[0].read_text().splitlines()[0] == "a,b"
