@@ -193,7 +193,10 @@ def report(args, tasks, units, results, adapter) -> None:
         if "cosine" in s:
             cos = s["cosine"]["Avg"]
             print(f"cosine({src} vs {args.model}) per layer, avg over tasks: " + " ".join(f"{c:.2f}" for c in cos))
-        fig = F.sweep_figure(s["val_curves"], s["val_prompt"], s["val_no_context"], s["chosen_layer"],
+        curves = {**s["val_curves"], "Avg": s["val_curve_avg"]}
+        prm = {**s["val_prompt"], "Avg": sum(s["val_prompt"].values()) / len(s["val_prompt"])}
+        nctx = {**s["val_no_context"], "Avg": sum(s["val_no_context"].values()) / len(s["val_no_context"])}
+        fig = F.sweep_figure(curves, prm, nctx, s["chosen_layer"],
                              title=f"Patch accuracy per layer on validation — {g}", note=model_note)
         F.save_figure(fig, out / f"sweep_{g}", png=not args.no_png)
         if "cosine" in s:

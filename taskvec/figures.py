@@ -30,10 +30,11 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _layout(fig: go.Figure, title: str, note: str | None = None, **kw) -> go.Figure:
+def _layout(fig: go.Figure, title: str, note: str | None = None, top: int = 90, **kw) -> go.Figure:
     if note:
         title = f"{title}<br><sup>{note}</sup>"
-    fig.update_layout(title=title, template="plotly_white", margin=dict(t=90, l=60, r=20, b=50), **kw)
+    fig.update_layout(title=dict(text=title), template="plotly_white",
+                      margin=dict(t=top, l=60, r=20, b=60), **kw)
     return fig
 
 
@@ -71,7 +72,8 @@ def sweep_figure(curves: Mapping[str, Sequence[float]], prompt: Mapping[str, flo
     fig.update_yaxes(title_text="accuracy", col=1)
     sub = f"vertical line: layer chosen on validation ({best_layer})" if best_layer is not None else None
     note = "; ".join(x for x in (note, sub) if x) or None
-    return _layout(fig, title, note, height=300 * rows + 80, legend=dict(orientation="h", y=-0.12))
+    return _layout(fig, title, note, top=130, height=300 * rows + 150,
+                   legend=dict(orientation="h", yanchor="top", y=-0.18 / rows, x=0))
 
 
 def phase_figure(mean: Sequence[Sequence[float]], std: Sequence[Sequence[float]] | None = None,
@@ -92,7 +94,7 @@ def phase_figure(mean: Sequence[Sequence[float]], std: Sequence[Sequence[float]]
             hi = [min(1.0, a + b) for a, b in zip(m, s)]
             lo = [max(0.0, a - b) for a, b in zip(m, s)]
             fig.add_trace(go.Scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(color, 0.18),
-                                     line=dict(width=0), hoverinfo="skip", showlegend=False))
+                                     mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(x=xs, y=m, mode="lines+markers", name=name, line=dict(color=color, width=2)))
     fig.update_xaxes(title_text="layer")
     fig.update_yaxes(title_text="relative probability", range=[0, 1])
@@ -118,10 +120,12 @@ def phase_grid(curves: Mapping[str, tuple], title: str = "Logit-lens phases per 
             fig.add_trace(tr, i // cols + 1, i % cols + 1)
         if tokens:
             ann = fig.layout.annotations[i]
-            ann.text = f"{name}<br><sub>{' / '.join(repr(t) for t in tokens)}</sub>"
+            roles = " · ".join(f"{r} {t!r}" for r, t in zip(("input", "task", "answer"), tokens))
+            ann.text = f"{name}<br><sub>{roles} (run 0)</sub>"
     fig.update_yaxes(range=[0, 1])
     fig.update_xaxes(title_text="layer", row=rows)
-    return _layout(fig, title, note, height=320 * rows + 90, legend=dict(orientation="h", y=-0.1))
+    return _layout(fig, title, note, top=140, height=320 * rows + 160,
+                   legend=dict(orientation="h", yanchor="top", y=-0.2 / rows, x=0))
 
 
 def topk_heatmap(tokens: Sequence[Sequence[str]], probs: Sequence[Sequence[float]],
@@ -143,7 +147,7 @@ def topk_table(rows: Mapping[str, Mapping[str, Sequence[tuple[str, float]]]], la
     specs = list(dict.fromkeys(s for r in rows.values() for s in r))
     cells = [list(rows)]
     for s in specs:
-        cells.append(["<br>".join(f"{t!r} {p:.2f}" for t, p in rows[task].get(s, [])) for task in rows])
+        cells.append(["<br>".join(f"{t!r} {p:.3f}" for t, p in rows[task].get(s, [])) for task in rows])
     fig = go.Figure(go.Table(header=dict(values=["task"] + specs, fill_color="#e8eef7", align="left"),
                              cells=dict(values=cells, align="left", height=24)))
     if layer is not None:
