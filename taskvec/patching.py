@@ -8,6 +8,7 @@ query prefix's KV cache and recomputes only the positions from the delimiter on.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -132,13 +133,14 @@ class Sweep:
 
 
 def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
-                mode: str = "replace", scale: float = 1.0) -> Sweep:
+                mode: str = "replace", scale: float = 1.0, max_batch: int = 64) -> Sweep:
     """Patch ``vectors[l]`` at layer l (for every l in ``layers``) at the query's delimiter.
 
     ``vectors``: (L+1, D), one vector per residual layer (a task vector), or (D,) for the
     same vector everywhere. One prefix pass (tokens before the delimiter) fills a KV
     cache; the cache is repeated once per swept layer and one batched pass computes the
-    tokens from the delimiter on, row i patched at layer ``layers[i]``.
+    tokens from the delimiter on, row i patched at layer ``layers[i]``. ``max_batch``
+    bounds the rows per pass (each row holds a copy of the prefix cache).
     """
     check_vector(adapter, vectors, "sweep vectors")
     L = adapter.n_layers
@@ -147,25 +149,35 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     if per_layer.shape[0] != L + 1:
         raise VectorShapeError(f"Sweep vectors must be (L+1={L + 1}, D); got {tuple(vectors.shape)}.")
     enc = adapter.encode([prompt])
-    d, end, n = int(enc.delimiters[0]), int(enc.lengths[0]), len(layers)
+    d, end = int(enc.delimiters[0]), int(enc.lengths[0])
     pos_ids = adapter.position_ids(enc)  # None or (..., 1, T)
-    model = adapter.model
     with torch.no_grad():
-        cache = None
+        prefix_cache = None
         if d > 0:
             pre = adapter.slice_positions(enc, 0, d)
             if pos_ids is not None:
                 pre["position_ids"] = pos_ids[..., :d]
-            cache = model(**pre, use_cache=True).past_key_values
-            cache.batch_repeat_interleave(n)
-        step = adapter.slice_positions(enc, d, end, rows=n)
-        if pos_ids is not None:
-            step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
-        patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i]))
-                   for i, l in enumerate(layers)]
-        with intervene(adapter.decoder_layers, patches=patches):
-            out = model(**step, past_key_values=cache, use_cache=cache is not None)
-    return Sweep(layers, out.logits[:, -1].float().cpu())
+            prefix_cache = adapter.model(**pre, use_cache=True).past_key_values
+        chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
+        logits = [_sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale,
+                              copy_cache=len(chunks) > 1) for chunk in chunks]
+    return Sweep(layers, torch.cat(logits))
+
+
+def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, mode, scale, copy_cache):
+    """One batched pass over the tokens from the delimiter on, row i patched at ``layers[i]``."""
+    n = len(layers)
+    cache = prefix_cache
+    if cache is not None:
+        cache = copy.deepcopy(cache) if copy_cache else cache
+        cache.batch_repeat_interleave(n)
+    step = adapter.slice_positions(enc, d, end, rows=n)
+    if pos_ids is not None:
+        step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
+    patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i])) for i, l in enumerate(layers)]
+    with intervene(adapter.decoder_layers, patches=patches):
+        out = adapter.model(**step, past_key_values=cache, use_cache=cache is not None)
+    return out.logits[:, -1].float().cpu()  # (n, V)
 
 
 def naive_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,

@@ -54,6 +54,8 @@ def test_batched_sweep_equals_naive_loop(family):
             fast, slow = layer_sweep(a, q, src, mode=mode, scale=2.0), naive_sweep(a, q, src, mode=mode, scale=2.0)
             assert fast.layers == slow.layers == list(range(a.n_layers + 1))
             torch.testing.assert_close(fast.logits, slow.logits, atol=ATOL, rtol=1e-4)
+        chunked = layer_sweep(a, q, src, layers=[2, 0, 1], max_batch=2)  # several passes, any order
+        torch.testing.assert_close(chunked.logits, naive_sweep(a, q, src, layers=[2, 0, 1]).logits, atol=ATOL, rtol=1e-4)
     assert hooked_modules(a.decoder_layers) == []
 
 
