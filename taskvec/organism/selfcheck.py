@@ -248,3 +248,30 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+@torch.no_grad()
+def quick_check(model, proc, world, layer: int, n_test: int = 20, seed: int = 0) -> dict:
+    """Fast subset check at one layer: mean over the six tasks of no context, prompt
+    (5 text examples + image query) and replacement patch of the text task vector."""
+    model.eval()
+    rng = random.Random(seed)
+    acc = {"no_context": [], "prompt": [], "patch": []}
+    for task in world.tasks:
+        d = task.domain
+        val = sorted(e for e, s in task.split.items() if s == "val")
+        test = sorted(e for e, s in task.split.items() if s == "test")
+        test = rng.sample(test, min(n_test, len(test)))
+        img = {e: world.image_fn(d, e, 224) for e in set(val) | set(test)}
+        tp = []
+        for _ in range(N_PROMPTS):
+            ents = rng.sample(val, N_SHOTS + 1)
+            tp.append("".join(qa(e, task.answers[e]) for e in ents[:-1]) + qa(ents[-1]))
+        tv = run(model, proc, tp, None)[0][layer].mean(0)  # (D,)
+        labels = [task.answers[e] for e in test]
+        q, ims = [qa("<image>")] * len(test), [[img[e]] for e in test]
+        acc["no_context"].append(accuracy(proc, run(model, proc, q, ims)[1], labels).mean())
+        acc["patch"].append(accuracy(proc, run(model, proc, q, ims, patch=(layer, tv.expand(len(test), -1)))[1], labels).mean())
+        pt = ["".join(qa(x, task.answers[x]) for x in rng.sample(val, N_SHOTS)) + qa("<image>") for _ in test]
+        acc["prompt"].append(accuracy(proc, run(model, proc, pt, ims)[1], labels).mean())
+    return {k: float(np.mean(v)) for k, v in acc.items()}

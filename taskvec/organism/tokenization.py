@@ -14,7 +14,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 PAD, UNK = "[PAD]", "[UNK]"
-IMAGE, IMG_START, IMG_END, PATCH = "<image>", "<img>", "</img>", "<patch>"
+IMAGE, IMG_START, IMG_END, PATCH = "<image>", "<img>", "</img>", "<imgpatch>"
 SPECIAL_TOKENS = [PAD, UNK, IMAGE, IMG_START, IMG_END, PATCH]
 DELIMITERS = [":", "\n"]
 

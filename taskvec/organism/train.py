@@ -37,7 +37,7 @@ class TrainArgs:
     max_shots: int = 6  # 1..max_shots Q/A blocks per ICL sequence
     tvp_block: int = 2  # TVP-loss patches the output of this block (residual layer tvp_block + 1)
     tvp_weight: float = 1.0
-    lens_block: int = 1  # entity-lens on </img> after this block (-1: off)
+    lens_block: int = 1  # entity-lens on </img> after this block (-1: on the patch embeddings; -2: off)
     lens_weight: float = 0.3
     # sequences per batch, by kind (scaled to batch_size)
     mix_text: int = 20
@@ -54,6 +54,7 @@ class TrainArgs:
     image_seq_len: int = 4
     threads: int = 1
     log_every: int = 50
+    selfcheck: int = 1  # 1: run the self-check after training and write selfcheck.json
 
 
 class Sampler:
@@ -227,8 +228,8 @@ class Sampler:
         x = torch.stack([self.images[k] for k in keys])  # (N, 3, S, S) in [0, 1]
         g = torch.Generator().manual_seed(self.rng.getrandbits(31))
         N = x.shape[0]
-        x = x * (1 + (torch.rand(N, 1, 1, 1, generator=g) - 0.5) * 0.5)
-        x = x + torch.randn(x.shape, generator=g) * 0.04
+        x = x * (1 + (torch.rand(N, 1, 1, 1, generator=g) - 0.5) * 0.3)
+        x = x + torch.randn(x.shape, generator=g) * 0.03
         shifts = torch.randint(-1, 2, (N, 2), generator=g).tolist()
         x = torch.stack([torch.roll(xi, shifts=(dy, dx), dims=(1, 2)) for xi, (dy, dx) in zip(x, shifts)])
         return (x.clamp(0, 1) - 0.5) / 0.5
@@ -245,6 +246,9 @@ def run_layers(model, input_ids, attention_mask, pixel_values, record=None, patc
     if mask is None:
         mask = _attention_mask(attention_mask, h.shape[0], h.shape[1], 0, h.device)
     rec = {}
+    for name, (blk, rows, pos) in (record or {}).items():
+        if blk == -1:  # embedding output: mean over the given positions (n, k)
+            rec[name] = h[rows[:, None], pos].mean(1)  # (n, D)
     for i, layer in enumerate(m.layers):
         h = layer(h, mask)
         if patch is not None and patch[0] == i:
@@ -265,11 +269,15 @@ def train_step(model, sampler: Sampler, args: TrainArgs):
         record["tvp"] = (args.tvp_block, torch.tensor(r), torch.tensor(p))
     if args.lens_block >= 0 and rows:
         record["lens"] = (args.lens_block, torch.tensor(rows), torch.tensor(pos))
+    elif args.lens_block == -1 and rows:  # on the image's patch embeddings (projector output)
+        k = args.image_seq_len
+        pp = torch.tensor(pos)[:, None] - k + torch.arange(k)[None]  # (n, k)
+        record["lens"] = (-1, torch.tensor(rows), pp)
     h, rec = run_layers(model, b["input_ids"], None, pv, record=record, mask=b["mask"], position_ids=b["position_ids"])
     logits = model.lm_head(h)  # (B, T, V)
     lm = F.cross_entropy(logits.flatten(0, 1), b["labels"].flatten(), ignore_index=-100)
     loss, parts = lm, {"lm": lm.item()}
-    if args.lens_block >= 0 and rows:
+    if args.lens_block >= -1 and rows:
         v = rec["lens"]  # (n, D)
         lz = F.log_softmax(model.lm_head(model.model.norm(v)), -1)  # (n, V)
         lens = torch.stack([-lz[i, ids].mean() for i, ids in enumerate(name_ids)]).mean()
@@ -358,6 +366,12 @@ def train(args: TrainArgs, out: Path, world: World | None = None) -> OrganismFor
             acc = {}
     model.eval()
     save(model, proc, world, args, out, log, time.time() - t0)
+    if args.selfcheck:
+        from .selfcheck import evaluate, format_table
+
+        r = evaluate(model, proc, world)
+        (out / "selfcheck.json").write_text(json.dumps(r, indent=1) + "\n")
+        print(format_table(r), flush=True)
     return model
 
 

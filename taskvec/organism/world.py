@@ -103,7 +103,7 @@ def build_world(tasks: list, image_fn=None) -> World:
 
 def load_world() -> World:
     """The real world from ``taskvec.datasets`` (assets/tasks/*.json) and ``taskvec.images``."""
-    from taskvec import datasets, images
+    from taskvec import datasets
 
     tasks = []
     for task_id in datasets.PAPER_TASKS:
@@ -111,4 +111,11 @@ def load_world() -> World:
         answers = {it.input: it.answer for it in td.items}
         split = {it.input: it.split for it in td.items}
         tasks.append(WorldTask(td.id, td.domain, td.instruction, td.task_token, answers, split))
-    return build_world(tasks, images.entity_image)
+    return build_world(tasks, _paper_image)
+
+
+def _paper_image(domain: str, name: str, size=None):
+    """The project's drawing at its default size (224 wide, as the paper resized images)."""
+    from taskvec import images
+
+    return images.entity_image(domain, name)

@@ -1,0 +1,122 @@
+"""The shipped model organism: loads offline, tokenizer/processor contracts, KV cache,
+padding, and a fast self-check that text task vectors beat prompting on image queries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from taskvec.organism import ASSET_DIR, OrganismForCausalLM, load_organism
+
+
+@pytest.fixture(scope="module")
+def organism():
+    torch.manual_seed(0)
+    return load_organism()
+
+
+@pytest.fixture(scope="module")
+def world_json():
+    return json.loads((ASSET_DIR / "world.json").read_text())
+
+
+def test_weights_load_offline_and_are_small(organism, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    size = (ASSET_DIR / "model.safetensors").stat().st_size
+    assert size <= 20 * 2**20, f"model.safetensors is {size / 2**20:.1f} MB, the budget is 20 MB"
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    import taskvec.organism as org
+
+    org._register()  # idempotent
+    cfg = AutoConfig.from_pretrained(ASSET_DIR, local_files_only=True)
+    assert cfg.model_type == "taskvec-organism"
+    m = AutoModelForCausalLM.from_pretrained(ASSET_DIR, local_files_only=True)
+    assert isinstance(m, OrganismForCausalLM)
+    model, _ = organism
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()  # tied
+
+
+def test_tokenizer_round_trips_template(organism, world_json):
+    _, proc = organism
+    tok = proc.tokenizer
+    country = world_json["entities"]["country"][0]
+    text = f"Q:{country}\nA:Paris\n\nQ:{country}\nA:"
+    ids = tok(text)["input_ids"]
+    assert tok.decode(ids) == text
+    toks = tok.convert_ids_to_tokens(ids)
+    assert toks.count(":") == 4 and toks.count("\n") == 4
+    instr = world_json["tasks"][0]["instruction"]
+    assert tok.decode(tok(instr)["input_ids"]) == instr
+    assert tok.unk_token_id not in tok(instr)["input_ids"]
+
+
+def test_processor_expands_images_and_resizes(organism):
+    model, proc = organism
+    cfg = model.config
+    imgs = [Image.new("RGB", (300, 200), "red"), Image.new("L", (7, 9))]
+    enc = proc(text=["Q:<image>\nA:", "<image> and"], images=imgs, return_tensors="pt", padding=True)
+    assert enc["pixel_values"].shape == (2, 3, cfg.image_size, cfg.image_size)
+    row = enc["input_ids"][0].tolist()
+    s = row.index(cfg.img_start_token_id)
+    assert row[s + 1 : s + 1 + cfg.image_seq_len] == [cfg.image_patch_token_id] * cfg.image_seq_len
+    assert row[s + 1 + cfg.image_seq_len] == cfg.img_end_token_id
+    assert proc.batch_decode(enc["input_ids"][:1], skip_special_tokens=True) == ["Q:\nA:"]
+    with pytest.raises(ValueError, match="placeholders"):
+        proc(text="Q:<image>\nA:", images=None)
+
+
+def _inputs(proc):
+    img = Image.new("RGB", (64, 64), (200, 30, 30))
+    return proc(text="Q:<image>\nA:red\n\nQ:<image>\nA:", images=[img, img], return_tensors="pt")
+
+
+@torch.no_grad()
+def test_generate_with_cache_equals_greedy_full_forwards(organism):
+    model, proc = organism
+    enc = _inputs(proc)
+    out = model.generate(**enc, max_new_tokens=4, do_sample=False)
+    ids = enc["input_ids"]
+    for _ in range(4):
+        z = model(input_ids=ids, pixel_values=enc["pixel_values"], use_cache=False).logits
+        ids = torch.cat([ids, z[:, -1].argmax(-1, keepdim=True)], 1)
+    assert out.tolist() == ids.tolist()
+
+
+@torch.no_grad()
+def test_right_padded_batch_equals_unpadded(organism):
+    model, proc = organism
+    texts = ["Q:France\nA:", "The capital city of the country:\nQ:France\nA:"]
+    batch = proc(text=texts, return_tensors="pt", padding=True)
+    zb = model(**batch).logits
+    for i, t in enumerate(texts):
+        z = model(**proc(text=t, return_tensors="pt")).logits[0]
+        assert torch.allclose(zb[i, : z.shape[0]], z, atol=1e-5)
+
+
+@torch.no_grad()
+def test_cached_prefix_expanded_along_batch(organism):
+    model, proc = organism
+    enc = _inputs(proc)
+    ids, pv = enc["input_ids"], enc["pixel_values"]
+    full = model(input_ids=ids, pixel_values=pv).logits[0, -1]
+    out = model(input_ids=ids[:, :-1], pixel_values=pv, use_cache=True)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(3)
+    z = model(input_ids=ids[:, -1:].repeat(3, 1), past_key_values=cache, use_cache=True).logits[:, -1]
+    assert torch.allclose(z, full.expand(3, -1), atol=1e-5)
+
+
+def test_selfcheck_text_vector_patch_beats_prompting(organism):
+    from taskvec.organism.selfcheck import quick_check
+    from taskvec.organism.world import load_world
+
+    model, proc = organism
+    shipped = json.loads((ASSET_DIR / "selfcheck.json").read_text())
+    r = quick_check(model, proc, load_world(), layer=shipped["best_layer"], n_test=20, seed=0)
+    # Shipped weights measured about patch 0.8, prompt 0.1, no context 0.1-0.4 (see README).
+    assert r["patch"] - r["prompt"] >= 0.3, r
+    assert r["patch"] - r["no_context"] >= 0.2, r
