@@ -14,7 +14,7 @@ import torch
 
 from .hooks import Capture, intervene
 from .models.base import Adapter, Encoded
-from .prompts import Prompt
+from .prompts import Prompt, has_image
 
 
 @dataclass
@@ -57,6 +57,8 @@ def residuals(adapter: Adapter, prompts: Sequence[Prompt], positions: Sequence[S
               batch_size: int = 8, progress=None) -> Residuals:
     """Residuals at every layer for ``prompts``: at each delimiter, or at ``positions`` (per prompt)."""
     chunks, pos_all, texts = [], [], []
+    if adapter.image_batch_size and any(has_image(p) for p in prompts):
+        batch_size = min(batch_size, adapter.image_batch_size)
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start:start + batch_size]
         enc = adapter.encode(batch)

@@ -132,9 +132,12 @@ def test_no_hook_survives_an_exception(family):
     torch.testing.assert_close(first_token_logits(a, q), first_token_logits(a, q))
 
 
-def test_batched_extraction_equals_one_at_a_time():
-    a = tiny_adapter("llama")
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_batched_extraction_equals_one_at_a_time(family):
+    a = tiny_adapter(family)
     prompts = [icl_prompt([("France", "Paris")], "Peru"), query_prompt("a much longer query text here")]
+    if family in VLMS:
+        prompts += [query_prompt(color_image(4)), query_prompt(color_image(5, (64, 20)))]
     together = residuals(a, prompts).values
     alone = torch.cat([residuals(a, [p]).values for p in prompts])
     torch.testing.assert_close(together, alone, atol=ATOL, rtol=1e-4)

@@ -115,7 +115,8 @@ def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, q
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"Found the config of {name!r} but not its weights or processor: "
                              f"{str(e).splitlines()[0]}. Download the full repository or use `organism`.") from None
-    return cls(model, processor, name, revision)
+    meaningless = bool(getattr(model.config, "_taskvec_tiny_random", False))  # a saved tiny-random model
+    return cls(model, processor, name, revision, meaningless_weights=meaningless)
 
 
 def _processor_kwargs(model_type: str) -> dict:

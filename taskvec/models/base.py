@@ -61,6 +61,7 @@ class Adapter:
     images_nested = False  # processor wants one list of images per prompt
     per_position_keys = ("attention_mask", "token_type_ids", "mm_token_type_ids")
     image_width: int | None = PAPER_WIDTH  # every image is resized to this width first
+    image_batch_size: int | None = None  # rows per batch for prompts with images (None: any)
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):
@@ -189,6 +190,8 @@ class Adapter:
         ids = inputs["input_ids"]  # (B, T)
         mask = inputs.get("attention_mask", torch.ones_like(ids))
         lengths = mask.sum(-1)
+        if bool((mask.cumsum(-1) != torch.arange(1, ids.shape[1] + 1).clamp(max=lengths[:, None])).any()):
+            raise RuntimeError(f"{self.family}: the processor padded on the left; encode these prompts one at a time.")
         if int(lengths.max()) > self.max_context:
             raise ContextLengthError(
                 f"The prompt is {int(lengths.max())} tokens but {self.model_id or self.family} holds "

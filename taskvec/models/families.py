@@ -67,6 +67,7 @@ class FuyuAdapter(Adapter):
     image_placeholder = ""  # the image goes first, whatever its place in the prompt
     image_token_names = ("|SPEAKER|",)
     per_position_keys = ("attention_mask", "image_patches_indices")
+    image_batch_size = 1  # its processor left-pads batches with images
 
     def render(self, prompt: Prompt):
         text, images = super().render(prompt)
