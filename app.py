@@ -193,7 +193,8 @@ def build() -> gr.Blocks:
                     vector_file = gr.File(label="Patch a saved task vector (.safetensors)", file_types=[".safetensors"])
                     n_sets = gr.Slider(1, 30, value=10, step=1, label="example sets averaged into the vector")
             gr.Examples(EX.playground_examples(), [kind, examples, image_files, image_answers, instruction,
-                                                   query_text, query_image], label="Paper tasks (click, then Run)")
+                                                   query_text, query_image], example_labels=EX.playground_labels(),
+                        label="The paper's tasks: click one to fill the inputs, then Run")
             with gr.Row(elem_id="outputs"):
                 outs_md, outs_fig, cols = [], [], []
                 for i in range(4):

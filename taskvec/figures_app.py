@@ -27,7 +27,8 @@ def show_token(t: str) -> str:
 
 def topk_bar(tokens: Sequence[str], probs: Sequence[float], title: str, highlight: str | None = None) -> go.Figure:
     """Top-k first-token probabilities as horizontal bars (most likely on top)."""
-    labels = [show_token(t) for t in tokens][::-1]
+    shown = [show_token(t) for t in tokens]
+    labels = [f"{t} ({i + 1})" if shown.count(t) > 1 else t for i, t in enumerate(shown)][::-1]
     vals = list(probs)[::-1]
     colors = ["#E45756" if highlight and t.strip().lower() == highlight.strip().lower() else "#4C78A8"
               for t in list(tokens)[::-1]]
@@ -71,7 +72,7 @@ def phase_figure(mean: np.ndarray, std: np.ndarray, labels: Sequence[str], token
         fig.add_trace(go.Scatter(x=x, y=mean[:, i], mode="lines+markers", name=f"{role} ({tok})",
                                  line=dict(color=c, width=2),
                                  hovertemplate=f"layer %{{x}}: %{{y:.3f}}<extra>{role}</extra>"))
-    fig.update_xaxes(title="residual layer (0 = embeddings)")
+    fig.update_xaxes(title="residual layer (0 = embeddings)", dtick=1 if mean.shape[0] <= 40 else None)
     fig.update_yaxes(title="relative probability", range=[0, 1])
     return _layout(fig, title, height=360, legend=dict(orientation="h", y=-0.25))
 

@@ -39,14 +39,16 @@ def write_rows(folder: Path, name: str, rows: list[dict], meta: dict | None = No
 
 
 def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
-    """Each plotly figure as standalone HTML (plotly.js inlined: works offline); PNG if asked and possible."""
-    out = []
+    """All figures in one standalone HTML (plotly.js inlined once: works offline); PNGs if asked and possible."""
+    figs = {k: v for k, v in figs.items() if v is not None}
+    if not figs:
+        return []
+    parts = [fig.to_html(include_plotlyjs=(i == 0), full_html=False) for i, fig in enumerate(figs.values())]
+    p = folder / "figures.html"
+    p.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>taskvec figures</title></head><body>"
+                 + "\n".join(parts) + "</body></html>")
+    out = [p]
     for name, fig in figs.items():
-        if fig is None:
-            continue
-        p = folder / f"{_slug(name)}.html"
-        fig.write_html(str(p), include_plotlyjs=True, full_html=True)
-        out.append(p)
         if png:
             try:
                 q = folder / f"{_slug(name)}.png"

@@ -29,19 +29,22 @@ def tour_step(adapter, step: str, progress=None):
         if i == 0:
             text = (f"**Five text examples** (`{spec.pairs[0][0]} : {spec.pairs[0][1]}`, ...) are put in the prompt, "
                     f"then a **flag image** of {x} as the query. The model answers **{g.text or '∅'}** "
-                    f"(expected {y}). In the paper, text examples in the prompt rarely transfer to image queries.")
+                    f"(expected {y}). In the paper, text examples in the prompt often fail to transfer to an image "
+                    "query (Idefics2: 18% correct).")
         else:
             text = (f"Now the same text examples are turned into a **task vector** (the residual at the last ':' , "
                     f"averaged over example sets) and **patched at layer {layer}** into the image query alone. "
                     f"The model answers **{g.text or '∅'}** (expected {y}); with no context it said "
-                    f"**{res.no_context.text or '∅'}**. The task crosses from text to image.")
+                    f"**{res.no_context.text or '∅'}**. In the paper, this text-to-image patch beats the prompt "
+                    "(51% vs 18%): the task crosses from text to image.")
         return text + warn, F.topk_bar(g.top.tokens, g.top.probs, f"{STEPS[i][3:]}: top-5 first token", highlight=y)
     if i == 2:
         r = run_lens(adapter, task, "text examples", n_sets=20, progress=progress)
         peaks = r.phase.peak_layers()
-        text = ("Reading the ':' residual with the **logit lens** at every layer, the model's guess moves from the "
-                "**input** (the country) to the **task** (\"capital\") to the **answer** (the city). Peaks here: "
-                + ", ".join(f"{k} at layer {v}" for k, v in peaks.items()) + ".")
+        text = ("Reading the ':' residual with the **logit lens** at every layer: the paper finds the model's guess "
+                "moving from the **input** (the country) to the **task** (\"capital\") to the **answer** (the city). "
+                "Lines: relative probability of the three tokens, mean ± std over 20 example sets. Peaks on this "
+                "model: " + ", ".join(f"{k} at layer {v}" for k, v in peaks.items()) + ".")
         return text + warn, r.figures()[0]
     r = run_clusters(adapter, paper_tasks(), VECTOR_KINDS[:2], layer, "pca", n_sets=6, progress=progress)
     text = ("Task vectors from **text** (circles) and **image** (squares) examples of the six tasks, projected to 2-D. "

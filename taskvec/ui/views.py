@@ -168,7 +168,7 @@ def run_summaries(adapter, tasks: list[LibraryTask], layer: int, kinds=VECTOR_KI
             try:
                 vec = extract(adapter, task_spec(task, kind, split_pairs(task)[0]), n_sets=n_sets, seed=seed)
                 tk = top_k(adapter, vec.at(layer)[None], k)
-                row[SHORT[kind]] = ", ".join(f"{F.show_token(t)} ({p:.2f})" for t, p in zip(tk.tokens[0], tk.probs[0]))
+                row[SHORT[kind]] = ", ".join(f"{F.show_token(t)} ({p:.3g})" for t, p in zip(tk.tokens[0], tk.probs[0]))
             except SpecError as e:
                 row[SHORT[kind]] = f"n/a: {e}"
         rows.append(row)

@@ -1,0 +1,110 @@
+"""End to end: `python app.py` as a subprocess, driven by Debian's Chromium (Playwright) and by gradio_client."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+EXAMPLES = "France : Paris\nItaly : Rome\nSpain : Madrid\nJapan : Tokyo"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    log_path = Path(tempfile.gettempdir()) / f"taskvec-app-{port}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--model", "tiny-random/idefics3", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"app.py did not start (exit code {proc.poll()}): {log_path.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def flag():
+    p = ROOT / "examples" / "flags" / "Austria.png"
+    if not p.is_file():
+        pytest.skip("examples/flags/Austria.png is missing")
+    return p
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install -y chromium")
+def test_browser_patch_playground(app_url, flag):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.locator("#run-patch").wait_for(timeout=30_000)
+            assert "Random weights" in page.locator("#model-banner").inner_text()
+            page.locator("#examples textarea").fill(EXAMPLES)
+            page.locator("#query-image input[type=file]").set_input_files(str(flag))
+            page.locator("#query-image img").first.wait_for(timeout=15_000)
+            page.locator("#run-patch").click()
+            answers = page.locator("#outputs .method-answer", has_text="Answer:")
+            answers.nth(2).wait_for(timeout=45_000)
+            text = page.locator("#outputs").inner_text()
+            assert all(t in text for t in ("No Context", "Prompt", "Patch"))
+            page.locator("#outputs .js-plotly-plot").nth(2).wait_for(timeout=15_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
+            # a malformed line is reported with its line number, and the page stays usable
+            page.locator("#examples textarea").fill("France Paris\nItaly : Rome")
+            page.locator("#run-patch").click()
+            page.get_by_text("Malformed examples — line 1", exact=False).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)  # let the error toast finish fading in
+            page.screenshot(path=str(SHOTS / "bad-input.png"))
+        finally:
+            browser.close()
+
+
+def test_gradio_client_api(app_url, flag):
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    out = client.predict("text examples", EXAMPLES, [], "", "", "", handle_file(str(flag)), 1, False, False,
+                         1, 1, 1, "", None, 3, False, api_name="/patch")
+    assert [o.splitlines()[0] for o in out[:3]] == ["### No Context", "### Prompt", "### Patch"]
+    assert "layer **1**" in out[-2] and any(str(f).endswith(".safetensors") for f in out[-1])
+    with pytest.raises(Exception, match="query is empty"):
+        client.predict("text examples", EXAMPLES, [], "", "", "", None, 1, False, False, 1, 1, 1, "", None, 3,
+                       False, api_name="/patch")
+    banner = client.predict("no-such-org/no-such-model-xyz", api_name="/load_model")[0]
+    assert "failed" in banner and "Still using" in banner
+    assert "tiny-random/idefics3" in client.predict(api_name="/model_info")
