@@ -154,6 +154,7 @@ def build() -> gr.Blocks:
     names = [t.id for t in LIB.paper_tasks()]
     L = HOST.adapter.n_layers if HOST.adapter else 32
     best = suggested_layer(HOST.adapter) if HOST.adapter else 0
+    first = dict(zip(EX.FIELDS, EX.playground_examples()[0]))  # the page opens ready to Run
     with gr.Blocks(title="taskvec: task vectors in vision-language models") as demo:
         state = gr.State({"user_tasks": []})
         gr.Markdown("# taskvec — task vectors across text and images\nGive a task by **text examples**, **image "
@@ -171,14 +172,17 @@ def build() -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     kind = gr.Radio(KINDS, value="text examples", label="Task given as")
-                    examples = gr.Textbox(lines=6, label="Text examples — one 'input : answer' per line",
+                    examples = gr.Textbox(first["examples"], lines=6,
+                                          label="Text examples — one 'input : answer' per line",
                                           placeholder="France : Paris\nItaly : Rome\nSpain : Madrid", elem_id="examples")
                     with gr.Row():
                         image_files = gr.File(file_count="multiple", file_types=["image"], label="Example images")
                         image_answers = gr.Textbox(lines=4, label="Their answers, one per line, in upload order")
-                    instruction = gr.Textbox(label="Instruction", placeholder="The capital city of the country:")
+                    instruction = gr.Textbox(first["instruction"], label="Instruction",
+                                             placeholder="The capital city of the country:")
                 with gr.Column(scale=1):
-                    query_text = gr.Textbox(label="Query (text)", placeholder="Germany", elem_id="query-text")
+                    query_text = gr.Textbox(first["query_text"], label="Query (text)", placeholder="Germany",
+                                            elem_id="query-text")
                     query_image = gr.Image(type="filepath", label="…or query image (used when present)",
                                            sources=["upload", "clipboard"], height=180, elem_id="query-image")
                     layer = gr.Slider(0, L, value=best, step=1, label="Patch layer (starts at the suggested one)")
@@ -310,14 +314,15 @@ def build() -> gr.Blocks:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="taskvec browser app")
     p.add_argument("--model", default=None, help="model to load at start (default: $TASKVEC_MODEL, organism, or SmolVLM-256M)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="interface to serve on (a Space sets GRADIO_SERVER_NAME=0.0.0.0)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
     args = p.parse_args(argv)
     print(HOST.load(args.model or default_model()).replace("**", ""), flush=True)
     demo = build()
     demo.queue(default_concurrency_limit=1)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(EX.FLAGS)])
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(EX.FLAGS)], show_error=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,13 @@ def test_gradio_client_api(app_url, flag):
     with pytest.raises(Exception, match="query is empty"):
         client.predict("text examples", EXAMPLES, [], "", "", "", None, 1, False, False, 1, 1, 1, "", None, 3,
                        False, api_name="/patch")
+    # two sessions at once: each gets its own result (one model queue, no shared per-request state)
+    def ask(q):
+        return Client(app_url, verbose=False).predict("text examples", EXAMPLES, [], "", "", q, None, 1, False, False,
+                                                      1, 1, 1, "", None, 2, False, api_name="/patch")[-2]
+    with ThreadPoolExecutor(2) as pool:
+        notes = list(pool.map(ask, ["Germany", "Portugal"]))
+    assert "`Germany`" in notes[0] and "`Portugal`" in notes[1]
     banner = client.predict("no-such-org/no-such-model-xyz", api_name="/load_model")[0]
     assert "failed" in banner and "Still using" in banner
     assert "tiny-random/idefics3" in client.predict(api_name="/model_info")

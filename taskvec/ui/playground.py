@@ -127,6 +127,8 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
     spec = _spec_or_none(req, required=uploaded is None)
     vector = check_transfer(adapter, uploaded, "uploaded vector") if uploaded is not None else None
     notes = []
+    if not isinstance(query, str) and (req.query_text or "").strip():
+        notes.append(f"An image query was uploaded, so the text query {req.query_text.strip()!r} was not used.")
     if vector is None and source is not adapter:
         vector = check_transfer(adapter, extract(source, spec, n_sets=req.n_sets, seed=req.seed,
                                                  progress=_progress(progress, "Extracting on the source model")),
