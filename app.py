@@ -178,6 +178,8 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         image_files = gr.File(file_count="multiple", file_types=["image"], label="Example images")
                         image_answers = gr.Textbox(lines=4, label="Their answers, one per line, in upload order")
+                        gallery = gr.Gallery(label="Image examples with their answers", columns=3, height=200,
+                                             interactive=False)
                     instruction = gr.Textbox(first["instruction"], label="Instruction",
                                              placeholder="The capital city of the country:")
                 with gr.Column(scale=1):
@@ -306,6 +308,10 @@ def build() -> gr.Blocks:
                      api_name="similarity", **MODEL)
         for i, (b, s) in enumerate(zip(tour_btns, TOUR.STEPS), 1):
             b.click(functools.partial(run_tour, s), None, [tour_md, tour_plot], api_name=f"tour_{i}", **MODEL)
+        image_files.change(IN.gallery_items, [image_files, image_answers], gallery, api_name="preview_image_examples",
+                           show_progress="hidden")
+        image_answers.change(IN.gallery_items, [image_files, image_answers], gallery, api_visibility="private",
+                             show_progress="hidden")
         nt_btn.click(add_task, [state, nt_name, nt_examples, nt_instr, nt_word],
                      [state, sw_task, ln_task, su_tasks, cl_tasks, si_tasks], api_name="add_task")
     return demo

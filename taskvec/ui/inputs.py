@@ -116,3 +116,10 @@ def read_vector(f):
     if not p.endswith(".safetensors"):
         raise SpecError(f"{Path(p).name} is not a .safetensors file; upload a task vector exported by taskvec.")
     return TaskVector.load(p)
+
+
+def gallery_items(files, answers: str) -> list[tuple[str, str]]:
+    """(image path, caption) pairs for previewing example images with their answers."""
+    paths = [_path(f) for f in (files or []) if _path(f)]
+    labels = [a.strip() for a in (answers or "").split("\n") if a.strip()]
+    return [(p, labels[i] if i < len(labels) else "⚠ no answer yet") for i, p in enumerate(paths)]

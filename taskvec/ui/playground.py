@@ -204,7 +204,8 @@ def column_figure(col: Column | None):
 
 
 def summary_markdown(res: PlayResult) -> str:
-    lines = [f"Model `{res.model}` · patch layer **{res.layer}** · query: `{res.query}` · task: {res.spec[:200]}"]
+    spec = res.spec[:300].replace("<", "&lt;").replace("\n", " ")
+    lines = [f"Model `{res.model}` · patch layer **{res.layer}** · query: `{res.query}` · task: {spec}"]
     if res.random is not None:
         lines.append(f"Random baseline (majority answer among the examples): `{res.random}`")
     return "\n\n".join(lines + res.notes)
