@@ -162,3 +162,14 @@ def test_figures_and_exports(tmp_path):
     files = exports.write_figures(tmp_path, {"cos": fig})
     assert files[0].read_text().count("plotly") > 3
     assert exports.write_rows(tmp_path, "r", [{"a": 1}, {"b": 2}])[0].read_text().splitlines()[0] == "a,b"
+
+
+def test_gallery_and_defaults(pngs, monkeypatch):
+    from taskvec.ui import runtime
+
+    assert inputs.gallery_items(pngs[:2], "Paris") == [(pngs[0], "Paris"), (pngs[1], "⚠ no answer yet")]
+    monkeypatch.setenv("TASKVEC_MODEL", "tiny-random/llama")
+    assert runtime.default_model() == "tiny-random/llama"
+    monkeypatch.delenv("TASKVEC_MODEL")
+    expected = "organism" if runtime.ORGANISM_CONFIG.is_file() else "HuggingFaceTB/SmolVLM-256M-Instruct"
+    assert runtime.default_model() == expected and "tiny-random/idefics3" in runtime.model_choices()
