@@ -81,6 +81,10 @@ def check_task(task: TaskData, spec: str, query: str, n_examples: int, limit_val
     if needs_images and not task.has_images and task.domain not in ("country", "animal", "food"):
         raise TaskvecDataError(f"Task {task.id!r} has no images and domain {task.domain!r} has no drawings; "
                                "use --query text --spec text, or give image files in its data.")
+    if needs_images and task.has_images and any(it.image is None for it in task.items):
+        missing = next(it.input for it in task.items if it.image is None)
+        raise TaskvecDataError(f"Task {task.id!r}: item {missing!r} has no image but others do; give every item "
+                               "an image for --query image / --spec image, or use text.")
     if n_examples < 1:
         raise SpecError(f"--n-examples must be >= 1, got {n_examples}.")
 
