@@ -136,9 +136,9 @@ def write_csv(path: Path, summaries: dict[str, dict], tasks: list[str]) -> Path:
         w = csv.writer(f)
         w.writerow(["group", "method"] + tasks + ["Avg", "Avg_std_over_seeds", "best_layer_per_seed"])
         for g, s in summaries.items():
-            layers = " ".join(map(str, s["best_layer_per_seed"]))
             for r in s["rows"]:
                 vals = [s["table"][r][c] for c in tasks + ["Avg"]]
-                w.writerow([g, r] + [f"{v:.4f}" for v in vals] + [f"{s['avg_std_over_seeds'][r]:.4f}",
-                                                                  layers if "Patch" in r else ""])
+                key = "best_source_layer_per_seed" if "(from " in r else "best_layer_per_seed"
+                layers = " ".join(map(str, s[key])) if "Patch" in r else ""
+                w.writerow([g, r] + [f"{v:.4f}" for v in vals] + [f"{s['avg_std_over_seeds'][r]:.4f}", layers])
     return path
