@@ -121,10 +121,11 @@ def run_clusters(state, names, kinds, layer, method, what, n_sets, png, progress
 
 
 @guard
-def run_similarity(state, names, kinds, layer, base, png, progress=gr.Progress()):
+def run_similarity(state, names, kinds, layer, base, center, png, progress=gr.Progress()):
     adapter = HOST.require()
     src = HOST.source(base) if (base or "").strip() else None
-    res = V.run_similarity(adapter, tasks_of(state, names), kinds, int(layer), src, progress=progress)
+    res = V.run_similarity(adapter, tasks_of(state, names), kinds, int(layer), src, center=bool(center),
+                           progress=progress)
     fig = res.figure()
     return fig, XP.export_all("similarity", res.rows(), {"labels": res.labels}, {"similarity": fig}, png=png)
 
@@ -281,6 +282,7 @@ def build() -> gr.Blocks:
                 si_layer = gr.Slider(0, L, value=best, step=1, label="Layer")
                 si_base = gr.Textbox(label="Base LLM to compare (optional, same hidden size)",
                                      placeholder="HuggingFaceTB/SmolLM2-135M-Instruct")
+                si_center = gr.Checkbox(False, label="Subtract the mean vector first (contrast between tasks)")
             si_btn = gr.Button("Cosine matrix", variant="primary")
             si_plot = gr.Plot(show_label=False)
             si_files = gr.File(label="Exports", file_count="multiple")
@@ -304,7 +306,7 @@ def build() -> gr.Blocks:
         su_btn.click(run_summaries, [state, su_tasks, su_layer, su_k], [su_table, su_files], api_name="summaries", **MODEL)
         cl_btn.click(run_clusters, [state, cl_tasks, cl_kinds, cl_layer, cl_method, cl_what, cl_n, png],
                      [cl_plot, cl_sil, cl_files], api_name="clusters", **MODEL)
-        si_btn.click(run_similarity, [state, si_tasks, si_kinds, si_layer, si_base, png], [si_plot, si_files],
+        si_btn.click(run_similarity, [state, si_tasks, si_kinds, si_layer, si_base, si_center, png], [si_plot, si_files],
                      api_name="similarity", **MODEL)
         for i, (b, s) in enumerate(zip(tour_btns, TOUR.STEPS), 1):
             b.click(functools.partial(run_tour, s), None, [tour_md, tour_plot], api_name=f"tour_{i}", **MODEL)

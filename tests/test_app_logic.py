@@ -141,6 +141,8 @@ def test_views(vlm):
     assert len(ctx.groups) >= 3
     sim = views.run_similarity(vlm, tasks[:1], views.VECTOR_KINDS, 1, base=tiny_adapter("llama"), n_sets=2)
     assert sim.matrix.shape == (4, 4) and sim.labels[-1].endswith("(base LLM)")
+    centered = views.run_similarity(vlm, tasks, ["text examples"], 1, n_sets=2, center=True)
+    assert centered.matrix[0, 1] < 0 and "subtracted" in centered.title
 
 
 def test_user_task_library(vlm):

@@ -81,6 +81,8 @@ def run_sweep(adapter, task: LibraryTask, vector_kind: str, query_kind: str = "t
               query=None, expected: str = "", source=None, n_sets: int = 10, seed: int = 0,
               suggested: int | None = None, progress=None) -> SweepResult:
     """Patch at every layer: first-token accuracy over held-out queries, or P(expected) for one query."""
+    if task.user and query_kind == "image" and query is None:
+        raise SpecError(f"Task {task.id!r} was typed as text and has no images; use text queries.")
     spec_pairs, held = split_pairs(task)
     spec = task_spec(task, vector_kind, spec_pairs)
     _step(progress, 0.05, "Extracting the task vector")
@@ -260,8 +262,12 @@ class SimilarityResult:
 
 
 def run_similarity(adapter, tasks, kinds, layer: int, base=None, n_sets: int = 10, seed: int = 0,
-                   progress=None) -> SimilarityResult:
-    """Cosine between mean task vectors (per task and kind), plus a base LLM's text vectors."""
+                   center: bool = False, progress=None) -> SimilarityResult:
+    """Cosine between mean task vectors (per task and kind), plus a base LLM's text vectors.
+
+    ``center``: subtract the mean of the shown vectors first (raw residuals share a large
+    common direction, so raw cosines are all close to 1 on many models).
+    """
     if not tasks or not kinds:
         raise SpecError("Pick at least one task and one way of specifying it.")
     vecs, labels = [], []
@@ -279,5 +285,7 @@ def run_similarity(adapter, tasks, kinds, layer: int, base=None, n_sets: int = 1
             _step(progress, 0.5, f"{task.id} on the base LLM")
             vecs.append(extract(base, task_spec(task, "text examples", split_pairs(task)[0]), n_sets=n_sets, seed=seed).at(layer))
             labels.append(f"{task.id} · text (base LLM)")
-    M = cosine_matrix(torch.stack(vecs).numpy())
-    return SimilarityResult(M, labels, f"Cosine similarity of task vectors at layer {layer}")
+    X = torch.stack(vecs).numpy()  # (N, D)
+    M = cosine_matrix(X - X.mean(0, keepdims=True) if center else X)
+    return SimilarityResult(M, labels, f"Cosine similarity of task vectors at layer {layer}"
+                            + (" (mean of the shown vectors subtracted)" if center else ""))
