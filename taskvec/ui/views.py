@@ -223,7 +223,8 @@ def run_clusters(adapter, tasks, kinds, layer: int, method: str = "tsne", what: 
     else:
         X, groups, kinds_, hover = _vectors(adapter, tasks, kinds, layer, n_sets, seed, progress)
     Xn = normalize(adapter, X)
-    _step(progress, 0.95, f"Projecting {len(groups)} points ({method})")
+    _step(progress, 0.95, f"Projecting {len(groups)} points ({method}"
+          + ("; UMAP compiles on first use, about 30 s)" if method == "umap" else ")"))
     xy = project(Xn, method, seed)
     return ClusterResult(xy, groups, kinds_, hover, silhouette(Xn, groups), silhouette(Xn, kinds_),
                          f"{method.upper()} of {what} at layer {layer}")
