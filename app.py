@@ -72,18 +72,19 @@ def load_model(name, progress=gr.Progress()):
 
 
 @guard
-def run_patch(kind, examples, image_files, image_answers, instruction, query_text, query_image, layer, override,
+def run_patch(state, kind, examples, image_files, image_answers, instruction, query_text, query_image, layer, override,
               ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png, progress=gr.Progress()):
     req = PG.PlayRequest(kind, examples, image_files or [], image_answers, instruction, query_text, query_image,
                          int(layer), bool(override), bool(ensemble), (w_text, w_image, w_instr), int(n_sets))
     adapter = HOST.require()
-    res = PG.run_playground(adapter, req, HOST.source(source), IN.read_vector(vector_file), progress)
+    cache = dict((state or {}).get("vector_cache", {}))
+    res = PG.run_playground(adapter, req, HOST.source(source), IN.read_vector(vector_file), progress, cache)
     cols = res.columns + [None] * (4 - len(res.columns))
     figs = [PG.column_figure(c) for c in cols]
     files = XP.export_all("patch", res.rows(), res.as_dict(), {c.title: f for c, f in zip(res.columns, figs)},
                           res.vector, res.layer, png)
-    return [*[PG.column_markdown(c) for c in cols], *figs, gr.Column(visible=len(res.columns) > 3),
-            PG.summary_markdown(res), files]
+    return [{**(state or {}), "vector_cache": cache}, *[PG.column_markdown(c) for c in cols], *figs,
+            gr.Column(visible=len(res.columns) > 3), PG.summary_markdown(res), files]
 
 
 @guard
@@ -296,9 +297,9 @@ def build() -> gr.Blocks:
         sliders = [layer, su_layer, cl_layer, si_layer]
         load_btn.click(load_model, model_box, [banner, *sliders], api_name="load_model", **MODEL)
         demo.load(HOST.banner, None, banner, api_name="model_info")
-        run_btn.click(run_patch, [kind, examples, image_files, image_answers, instruction, query_text, query_image,
+        run_btn.click(run_patch, [state, kind, examples, image_files, image_answers, instruction, query_text, query_image,
                                   layer, override, ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png],
-                      [*outs_md, *outs_fig, cols[3], play_notes, play_files], api_name="patch", **MODEL)
+                      [state, *outs_md, *outs_fig, cols[3], play_notes, play_files], api_name="patch", **MODEL)
         sw_btn.click(run_sweep, [state, sw_task, sw_kind, sw_qkind, sw_n, sw_qtext, sw_qimg, sw_expected, png],
                      [sw_plot, sw_files], api_name="layer_sweep", **MODEL)
         ln_btn.click(run_lens, [state, ln_task, ln_kind, ln_K, ln_N, ln_seed, ln_word, ln_k, png],

@@ -34,7 +34,15 @@ def pngs(tmp_path):
 
 
 def test_playground_text(vlm, tmp_path):
-    res = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Germany", layer=1, n_sets=3))
+    cache = {}
+    res = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Germany", layer=1, n_sets=3),
+                            cache=cache)
+    # a second run at another layer reuses the session's vector; another task does not
+    other = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Peru", layer=2, n_sets=3), cache=cache)
+    assert other.vector is res.vector and "Reused" in other.notes[0]
+    new = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES + "\nPeru : Lima", query_text="Peru", n_sets=3),
+                            cache=cache)
+    assert new.vector is not res.vector and cache["vector"] is new.vector
     assert [c.title for c in res.columns] == ["No Context", "Prompt", "Patch"]
     assert all(len(c.gen.top.probs) == 5 for c in res.columns)
     assert res.random == "Paris" and res.layer == 1 and res.vector.n_layers == vlm.n_layers

@@ -39,6 +39,11 @@ class PlayRequest:
     seed: int = 0
     max_new_tokens: int = 8
 
+    def vector_key(self, *models: str) -> tuple:
+        """What the extracted vector depends on (not the query, layer or ensemble weights)."""
+        files = tuple(str(inputs._path(f)) for f in self.image_files or [])
+        return (models, self.kind, self.examples, files, self.image_answers, self.instruction, self.n_sets, self.seed)
+
 
 @dataclass
 class Column:
@@ -116,8 +121,12 @@ def _spec_or_none(req: PlayRequest, required: bool):
 
 
 def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector | None = None,
-                   progress=None) -> PlayResult:
-    """Answer the query every way; ``source``: the model the vectors are extracted from."""
+                   progress=None, cache: dict | None = None) -> PlayResult:
+    """Answer the query every way; ``source``: the model the vectors are extracted from.
+
+    ``cache``: a session's dict; the last extracted vector is kept there, so moving the
+    layer slider or changing the query does not extract again.
+    """
     source = source or adapter
     query = inputs.query(req.query_text, req.query_image)
     layer = suggested_layer(adapter) if req.layer is None else check_layer(int(req.layer), adapter.n_layers)
@@ -129,7 +138,11 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
     notes = []
     if not isinstance(query, str) and (req.query_text or "").strip():
         notes.append(f"An image query was uploaded, so the text query {req.query_text.strip()!r} was not used.")
-    if vector is None and source is not adapter:
+    key = req.vector_key(adapter.model_id, source.model_id)
+    if vector is None and cache is not None and cache.get("key") == key:
+        vector = cache["vector"]
+        notes.append("Reused this session's task vector (same task, model and sampling).")
+    elif vector is None and source is not adapter:
         vector = check_transfer(adapter, extract(source, spec, n_sets=req.n_sets, seed=req.seed,
                                                  progress=_progress(progress, "Extracting on the source model")),
                                 f"vector from {source.model_id}")
@@ -143,6 +156,9 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
                 Column("Prompt", f"{spec.modality} + query in one context", cmp.prompt),
                 Column("Patch", f"query alone, vector patched at layer {layer}", cmp.patch)]
         vector, rnd = cmp.vector, cmp.random
+        if cache is not None and uploaded is None:
+            cache.clear()
+            cache.update(key=key, vector=vector)
     else:
         qp = query_prompt(query)
         cols = [Column("No Context", "the query alone", generate(adapter, qp, max_new_tokens=req.max_new_tokens)),
