@@ -82,7 +82,7 @@ def _pairs(n: int):
     return [pairs[i % len(pairs)] for i in range(n)]
 
 
-def _ops(adapter, n_examples: int, vector=None):
+def _ops(adapter, n_examples: int, vector=None, long_query: bool = False):
     """name -> zero-arg callable for the first-token forward of each method.
 
     ``vector``: (L+1, D) to patch; default a task vector extracted from text examples
@@ -94,7 +94,8 @@ def _ops(adapter, n_examples: int, vector=None):
     from .vectors import extract
 
     pairs = _pairs(n_examples + 1)
-    query = pairs[-1][0]
+    # a long query stands in for an image query (SmolVLM: 64 image tokens, LLaVA: 576)
+    query = ", ".join(x for x, _ in _pairs(12)) if long_query else pairs[-1][0]
     demos = pairs[:n_examples]
     tv = vector if vector is not None else extract(
         adapter, TextExamples(tuple(pairs[: max(n_examples, 2)])), min(n_examples, 5), 3).vectors  # (L+1, D)
@@ -239,12 +240,19 @@ def cmd_bench(args) -> int:
         print(f"  ratios: prompt/patch {t['prompt'] / t['patch']:.2f}x, patch/query {t['patch'] / t['query']:.2f}x "
               f"(target <= 1.1x)")
     ops = _ops(adapter, 5)
-    s = _median_times({k: ops[k] for k in ("sweep", "naive_sweep", "query")}, args.repeats)
-    res["sweep"] = s
-    print(f"\nlayer sweep over all {adapter.n_layers + 1} residual layers:")
-    print(f"  batched layer_sweep {s['sweep'] * 1000:8.2f} ms = {s['sweep'] / s['query']:.2f}x one query forward (target <= 2x)")
-    print(f"  naive_sweep         {s['naive_sweep'] * 1000:8.2f} ms = {s['naive_sweep'] / s['sweep']:.2f}x the batched sweep "
-          f"(target >= 5x on 24+ layers)")
+    for long_query in (False, True):
+        ops = _ops(adapter, 5, long_query=long_query)
+        s = _median_times({k: ops[k] for k in ("sweep", "naive_sweep", "query")}, args.repeats)
+        from .prompts import query_prompt
+
+        q = ", ".join(x for x, _ in _pairs(12)) if long_query else _pairs(6)[-1][0]
+        s["query_tokens"] = int(adapter.encode([query_prompt(q)]).lengths[0])
+        res["sweep" if not long_query else "sweep_long_query"] = s
+        print(f"\nlayer sweep over all {adapter.n_layers + 1} residual layers, query of {s['query_tokens']} tokens:")
+        print(f"  batched layer_sweep {s['sweep'] * 1000:8.2f} ms = {s['sweep'] / s['query']:.2f}x one query forward "
+              f"({s['query'] * 1000:.2f} ms; target <= 2x)")
+        print(f"  naive_sweep         {s['naive_sweep'] * 1000:8.2f} ms = {s['naive_sweep'] / s['sweep']:.2f}x the batched sweep "
+              f"(target >= 5x on 24+ layers)")
     e = _extract_ops(adapter, args.n_sets)
     x = _median_times(e, args.repeats)
     res["extract"] = x
