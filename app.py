@@ -72,18 +72,19 @@ def load_model(name, progress=gr.Progress()):
 
 
 @guard
-def run_patch(state, kind, examples, image_files, image_answers, instruction, query_text, query_image, layer, override,
-              ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png, progress=gr.Progress()):
+def run_patch(state, kind, examples, image_files, image_answers, instruction, query_text, query_image, expected,
+              layer, override, ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png, progress=gr.Progress()):
     req = PG.PlayRequest(kind, examples, image_files or [], image_answers, instruction, query_text, query_image,
-                         int(layer), bool(override), bool(ensemble), (w_text, w_image, w_instr), int(n_sets))
+                         int(layer), bool(override), bool(ensemble), (w_text, w_image, w_instr), int(n_sets),
+                         expected=expected or "")
     adapter = HOST.require()
     cache = dict((state or {}).get("vector_cache", {}))
     res = PG.run_playground(adapter, req, HOST.source(source), IN.read_vector(vector_file), progress, cache)
     cols = res.columns + [None] * (4 - len(res.columns))
-    figs = [PG.column_figure(c) for c in cols]
+    figs = [PG.column_figure(c, res) for c in cols]
     files = XP.export_all("patch", res.rows(), res.as_dict(), {c.title: f for c, f in zip(res.columns, figs)},
                           res.vector, res.layer, png)
-    return [{**(state or {}), "vector_cache": cache}, *[PG.column_markdown(c) for c in cols], *figs,
+    return [{**(state or {}), "vector_cache": cache}, *[PG.column_markdown(c, res) for c in cols], *figs,
             gr.Column(visible=len(res.columns) > 3), PG.summary_markdown(res), files]
 
 
@@ -189,6 +190,7 @@ def build() -> gr.Blocks:
                                             elem_id="query-text")
                     query_image = gr.Image(type="filepath", label="…or query image (used when present)",
                                            sources=["upload", "clipboard"], height=180, elem_id="query-image")
+                    expected = gr.Textbox(first["expected"], label="Expected answer (optional: marks ✅/❌, green bar)")
                     layer = gr.Slider(0, L, value=best, step=1, label="Patch layer (starts at the suggested one)")
                     run_btn = gr.Button("Run: No Context | Prompt | Patch", variant="primary", elem_id="run-patch")
             with gr.Accordion("More: task overriding, ensemble, source model, saved vector", open=False):
@@ -201,7 +203,7 @@ def build() -> gr.Blocks:
                     vector_file = gr.File(label="Patch a saved task vector (.safetensors)", file_types=[".safetensors"])
                     n_sets = gr.Slider(1, 30, value=10, step=1, label="example sets averaged into the vector")
             gr.Examples(EX.playground_examples(), [kind, examples, image_files, image_answers, instruction,
-                                                   query_text, query_image], example_labels=EX.playground_labels(),
+                                                   query_text, query_image, expected], example_labels=EX.playground_labels(),
                         label="The paper's tasks: click one to fill the inputs, then Run")
             with gr.Row(elem_id="outputs"):
                 outs_md, outs_fig, cols = [], [], []
@@ -298,7 +300,7 @@ def build() -> gr.Blocks:
         load_btn.click(load_model, model_box, [banner, *sliders], api_name="load_model", **MODEL)
         demo.load(HOST.banner, None, banner, api_name="model_info")
         run_btn.click(run_patch, [state, kind, examples, image_files, image_answers, instruction, query_text, query_image,
-                                  layer, override, ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png],
+                                  expected, layer, override, ensemble, w_text, w_image, w_instr, source, vector_file, n_sets, png],
                       [state, *outs_md, *outs_fig, cols[3], play_notes, play_files], api_name="patch", **MODEL)
         sw_btn.click(run_sweep, [state, sw_task, sw_kind, sw_qkind, sw_n, sw_qtext, sw_qimg, sw_expected, png],
                      [sw_plot, sw_files], api_name="layer_sweep", **MODEL)

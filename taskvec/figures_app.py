@@ -30,7 +30,9 @@ def topk_bar(tokens: Sequence[str], probs: Sequence[float], title: str, highligh
     shown = [show_token(t) for t in tokens]
     labels = [f"{t} ({i + 1})" if shown.count(t) > 1 else t for i, t in enumerate(shown)][::-1]
     vals = list(probs)[::-1]
-    colors = ["#E45756" if highlight and t.strip().lower() == highlight.strip().lower() else "#4C78A8"
+    from .metrics import first_token_match
+
+    colors = ["#54A24B" if highlight and first_token_match(t, highlight, case_insensitive=True) else "#4C78A8"
               for t in list(tokens)[::-1]]
     fig = go.Figure(go.Bar(x=vals, y=labels, orientation="h", marker_color=colors,
                            text=[f"{v:.3f}" for v in vals], textposition="auto",

@@ -18,6 +18,11 @@ SHOTS = ROOT / "docs" / "screenshots"
 EXAMPLES = "France : Paris\nItaly : Rome\nSpain : Madrid\nJapan : Tokyo"
 
 
+PATCH = dict(kind="text examples", examples=EXAMPLES, image_files=[], image_answers="", instruction="",
+             query_text="", query_image=None, expected="", layer=1, override=False, ensemble=False, w_text=1,
+             w_image=1, w_instr=1, source="", vector_file=None, n_sets=2, png=False)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,17 +104,15 @@ def test_gradio_client_api(app_url, flag):
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
-    out = client.predict("text examples", EXAMPLES, [], "", "", "", handle_file(str(flag)), 1, False, False,
-                         1, 1, 1, "", None, 3, False, api_name="/patch")
+    out = client.predict(**{**PATCH, "query_image": handle_file(str(flag)), "expected": "Vienna"}, api_name="/patch")
     assert [o.splitlines()[0] for o in out[:3]] == ["### No Context", "### Prompt", "### Patch"]
+    assert all(("✅" in o) != ("❌ (expected `Vienna`)" in o) for o in out[:3])
     assert "layer **1**" in out[-2] and any(str(f).endswith(".safetensors") for f in out[-1])
     with pytest.raises(Exception, match="query is empty"):
-        client.predict("text examples", EXAMPLES, [], "", "", "", None, 1, False, False, 1, 1, 1, "", None, 3,
-                       False, api_name="/patch")
+        client.predict(**PATCH, api_name="/patch")
     # two sessions at once: each gets its own result (one model queue, no shared per-request state)
     def ask(q):
-        return Client(app_url, verbose=False).predict("text examples", EXAMPLES, [], "", "", q, None, 1, False, False,
-                                                      1, 1, 1, "", None, 2, False, api_name="/patch")[-2]
+        return Client(app_url, verbose=False).predict(**{**PATCH, "query_text": q}, api_name="/patch")[-2]
     with ThreadPoolExecutor(2) as pool:
         notes = list(pool.map(ask, ["Germany", "Portugal"]))
     assert "`Germany`" in notes[0] and "`Portugal`" in notes[1]

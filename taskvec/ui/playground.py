@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..compare import compare, spec_with_query, suggested_layer
+from ..metrics import first_token_match
 from ..errors import LayerError, SpecError, VectorShapeError
 from ..patching import Generation, generate
 from ..prompts import instruction_prompt, query_prompt
@@ -38,6 +39,7 @@ class PlayRequest:
     n_sets: int = 10
     seed: int = 0
     max_new_tokens: int = 8
+    expected: str = ""
 
     def vector_key(self, *models: str) -> tuple:
         """What the extracted vector depends on (not the query, layer or ensemble weights)."""
@@ -67,11 +69,19 @@ class PlayResult:
     vector: TaskVector | None
     random: str | None = None
     notes: list[str] = field(default_factory=list)
+    expected: str = ""
+
+    def correct(self, col: Column) -> bool | None:
+        """The paper's metric: greedy first token vs the expected answer (None if no answer given)."""
+        if not self.expected.strip() or col.gen is None:
+            return None
+        return first_token_match(col.gen.top.tokens[0], self.expected)
 
     def as_dict(self) -> dict:
         return {"model": self.model, "layer": self.layer, "query": self.query, "spec": self.spec,
                 "random_baseline": self.random, "notes": self.notes,
-                "methods": {c.title: {"note": c.note, "answer": c.answer,
+                "expected": self.expected or None,
+                "methods": {c.title: {"note": c.note, "answer": c.answer, "correct": self.correct(c),
                                       **({"first_token_top": c.gen.top.as_dict()} if c.gen else {})}
                             for c in self.columns}}
 
@@ -79,7 +89,8 @@ class PlayResult:
         out = []
         for c in self.columns:
             top = c.gen.top if c.gen else None
-            out.append({"method": c.title, "answer": c.answer, "layer": self.layer, "query": self.query,
+            out.append({"method": c.title, "answer": c.answer, "correct": self.correct(c), "layer": self.layer,
+                        "query": self.query, "expected": self.expected,
                         "model": self.model, "top_tokens": "|".join(top.tokens) if top else "",
                         "top_probs": "|".join(f"{p:.5f}" for p in top.probs) if top else ""})
         return out
@@ -169,7 +180,7 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
     if req.ensemble:
         cols.append(_ensemble_column(adapter, req, source, query, layer, progress))
     return PlayResult(cols, layer, adapter.model_id, qdesc, describe(spec) if spec else vector.meta.get("spec", ""),
-                      vector, rnd, notes)
+                      vector, rnd, notes, req.expected or "")
 
 
 def _ensemble_column(adapter, req: PlayRequest, source, query, layer: int, progress) -> Column:
@@ -201,22 +212,26 @@ def _run_override(adapter, req, source, uploaded, query, qdesc, layer, progress)
             Column("Patch", f"instruction + query, conflicting vector at layer {layer}",
                    generate(adapter, prompt, vector.vectors, layer, max_new_tokens=n))]
     return PlayResult(cols, layer, adapter.model_id, qdesc, f"override: {describe(instr)} vs {conflict}", vector,
-                      notes=["Task overriding: does the patched task win over the instruction in the prompt?"])
+                      notes=["Task overriding: does the patched task win over the instruction in the prompt?"],
+                      expected=req.expected or "")
 
 
-def column_markdown(col: Column | None) -> str:
+def column_markdown(col: Column | None, res: PlayResult | None = None) -> str:
     if col is None:
         return ""
     ans = col.answer.replace("`", "'") if col.answer else "∅ (empty)"
-    return f"### {col.title}\n<small>{col.note}</small>\n\n**Answer:** `{ans}`"
+    ok = res.correct(col) if res is not None else None
+    verdict = "" if ok is None else (" ✅ correct" if ok else f" ❌ (expected `{res.expected.strip()}`)")
+    return f"### {col.title}\n<small>{col.note}</small>\n\n**Answer:** `{ans}`{verdict}"
 
 
-def column_figure(col: Column | None):
+def column_figure(col: Column | None, res: PlayResult | None = None):
     from .. import figures_app as F
 
     if col is None or col.gen is None:
         return None
-    return F.topk_bar(col.gen.top.tokens, col.gen.top.probs, f"{col.title}: top-5 first token")
+    return F.topk_bar(col.gen.top.tokens, col.gen.top.probs, f"{col.title}: top-5 first token",
+                      highlight=(res.expected or None) if res is not None else None)
 
 
 def summary_markdown(res: PlayResult) -> str:
