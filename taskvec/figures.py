@@ -222,12 +222,16 @@ def bar_table_figure(table: Mapping[str, Mapping[str, float]], title: str = "Acc
     return _layout(fig, title, note, barmode="group", height=420)
 
 
-def save_figure(fig: go.Figure, path: str | Path, png: bool = True, width: int = 1100) -> list[Path]:
-    """Write ``path``.html (always) and ``path``.png (kaleido; skipped with a note if it cannot run)."""
+def save_figure(fig: go.Figure, path: str | Path, png: bool = True, width: int = 1100, embed: bool = False) -> list[Path]:
+    """Write ``path``.html (always) and ``path``.png (kaleido; skipped with a note if it cannot run).
+
+    The HTML loads ``plotly.min.js`` from its own folder (written there once); ``embed``
+    makes a self-contained page instead."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = [path.with_suffix(".html")]
-    fig.write_html(str(out[0]), include_plotlyjs=True, full_html=True)  # offline: plotly.js embedded
+    # plotly.min.js written once beside the pages (offline, and not 4.5 MB per page); embed=True inlines it
+    fig.write_html(str(out[0]), include_plotlyjs=True if embed else "directory", full_html=True)
     if png:
         try:
             height = int(fig.layout.height or 500)
