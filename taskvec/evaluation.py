@@ -107,6 +107,21 @@ def check_models(adapter, source, units: list[Unit]) -> None:
             f"{adapter.n_layers} x {adapter.hidden_size}; vectors transfer only between a base LLM and the VLM built on it.")
 
 
+def model_files(name: str | None) -> list:
+    """Size and mtime of a local model's weight files, so new weights are never mixed with old units."""
+    if not name:
+        return []
+    folder = None
+    if name in ("organism", "taskvec/organism"):
+        folder = Path(__file__).resolve().parent.parent / "assets" / "organism"
+    elif os.path.isdir(name):
+        folder = Path(name)
+    if folder is None:
+        return []  # hub ids: --revision pins them
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.glob("*"))
+            if p.suffix in (".safetensors", ".bin", ".json")]
+
+
 def _unit_done(path: Path, unit: Unit, fingerprint: dict) -> dict | None:
     if not path.is_file():
         return None
@@ -131,7 +146,8 @@ def cmd_eval(args) -> int:
     (out / "units").mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
     fingerprint = {"model": args.model, "revision": args.revision, "source_model": args.source_model,
-                   "n_sets": args.n_sets, "limit_val": args.limit_val, "limit_test": args.limit_test}
+                   "n_sets": args.n_sets, "limit_val": args.limit_val, "limit_test": args.limit_test,
+                   "model_files": model_files(args.model), "source_files": model_files(args.source_model)}
     results, todo = {}, []
     for u in units:
         done = _unit_done(out / "units" / f"{u.key}.json", u, fingerprint)

@@ -159,3 +159,11 @@ def test_bench_memory_child_measures_rss():
     r = memory_child({"args": {"model": "tiny-random/llama", "layers": None, "hidden": 256, "n_sets": 2,
                                "device": "cpu"}, "op": "patch", "n": 5})
     assert r["delta_mb"] >= 0 and r["peak_mb"] > 0 and r["kind"]
+
+
+def test_changed_settings_are_recomputed_not_mixed(tmp_path, capsys):
+    assert run_eval(tmp_path, "--tasks", "food-color") == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", "tiny-random/idefics3", "--tasks", "food-color", "--out", str(tmp_path),
+                 "--limit-val", "4", "--limit-test", "4", "--seeds", "1", "--n-sets", "2", "--no-png"]) == 0
+    assert "(0 loaded" in capsys.readouterr().out
