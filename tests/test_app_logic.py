@@ -143,18 +143,18 @@ def test_views(vlm):
     tasks = library.paper_tasks()[:2]
     assert len(tasks[0].pairs) >= 10
     L = vlm.n_layers
-    sw = views.run_sweep(vlm, tasks[0], "text examples", "image", n_queries=3, n_sets=2)
-    assert len(sw.values) == L + 1 and 0 <= sw.baseline <= 1 and len(sw.per_query) == 3
+    sw = views.run_sweep(vlm, tasks[0], "text examples", "image", n_queries=2, n_sets=2)
+    assert len(sw.values) == L + 1 and 0 <= sw.baseline <= 1 and len(sw.per_query) == 2
     one = views.run_sweep(vlm, tasks[0], "instruction", query="Germany", expected="Berlin", n_sets=2)
     assert len(one.values) == L + 1 and isinstance(one.figure(), go.Figure)
     with pytest.raises(SpecError, match="expected answer"):
         views.run_sweep(vlm, tasks[0], "text examples", query="Germany", expected="")
     lens = views.run_lens(vlm, tasks[0], "image examples", n_sets=3)
     assert lens.phase.mean.shape == (L + 1, 3) and len(lens.figures()) == 3 and len(lens.rows()) == L + 1
-    rows = views.run_summaries(vlm, tasks, 1, n_sets=2)
-    assert [r["task"] for r in rows] == [t.id for t in tasks] and set(rows[0]) == {"task", "text", "image", "instruction"}
-    cl = views.run_clusters(vlm, tasks, views.VECTOR_KINDS[:2], 1, "pca", n_sets=3)
-    assert cl.xy.shape == (12, 2) and "Silhouette" in cl.summary()
+    rows = views.run_summaries(vlm, tasks[:1], 1, n_sets=2)
+    assert [r["task"] for r in rows] == [tasks[0].id] and set(rows[0]) == {"task", "text", "image", "instruction"}
+    cl = views.run_clusters(vlm, tasks, views.VECTOR_KINDS[:2], 1, "pca", n_sets=2)
+    assert cl.xy.shape == (8, 2) and "Silhouette" in cl.summary()
     ctx = views.run_clusters(vlm, tasks[:1], ["text examples"], 1, "pca", what="context embeddings")
     assert len(ctx.groups) >= 3
     sim = views.run_similarity(vlm, tasks[:1], views.VECTOR_KINDS, 1, base=tiny_adapter("llama"), n_sets=2)
@@ -171,7 +171,7 @@ def test_user_task_library(vlm):
 
 
 def test_tour_steps(vlm):
-    for step in tour.STEPS[:3]:
+    for step in (tour.STEPS[0], tour.STEPS[2]):
         md, fig = tour.tour_step(vlm, step)
         assert "random weights" in md and isinstance(fig, go.Figure)
 
