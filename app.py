@@ -190,7 +190,8 @@ def build() -> gr.Blocks:
                                             elem_id="query-text")
                     query_image = gr.Image(type="filepath", label="…or query image (used when present)",
                                            sources=["upload", "clipboard"], height=180, elem_id="query-image")
-                    expected = gr.Textbox(first["expected"], label="Expected answer (optional: marks ✅/❌, green bar)")
+                    expected = gr.Textbox(first["expected"], label="Expected answer (optional: marks ✓/✗, green bar)",
+                                          elem_id="expected")
                     layer = gr.Slider(0, L, value=best, step=1, label="Patch layer (starts at the suggested one)")
                     run_btn = gr.Button("Run: No Context | Prompt | Patch", variant="primary", elem_id="run-patch")
             with gr.Accordion("More: task overriding, ensemble, source model, saved vector", open=False):

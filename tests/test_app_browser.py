@@ -80,6 +80,8 @@ def test_browser_patch_playground(app_url, flag):
             page.locator("#run-patch").wait_for(timeout=30_000)
             assert "Random weights" in page.locator("#model-banner").inner_text()
             page.locator("#examples textarea").fill(EXAMPLES)
+            page.locator("#query-text textarea").fill("")
+            page.locator("#expected textarea").fill("Vienna")
             page.locator("#query-image input[type=file]").set_input_files(str(flag))
             page.locator("#query-image img").first.wait_for(timeout=15_000)
             page.locator("#run-patch").click()
@@ -106,7 +108,7 @@ def test_gradio_client_api(app_url, flag):
     client = Client(app_url, verbose=False)
     out = client.predict(**{**PATCH, "query_image": handle_file(str(flag)), "expected": "Vienna"}, api_name="/patch")
     assert [o.splitlines()[0] for o in out[:3]] == ["### No Context", "### Prompt", "### Patch"]
-    assert all(("✅" in o) != ("❌ (expected `Vienna`)" in o) for o in out[:3])
+    assert all(("✓ correct" in o) != ("✗ wrong (expected `Vienna`)" in o) for o in out[:3])
     assert "layer **1**" in out[-2] and any(str(f).endswith(".safetensors") for f in out[-1])
     with pytest.raises(Exception, match="query is empty"):
         client.predict(**PATCH, api_name="/patch")

@@ -60,7 +60,7 @@ def test_expected_answer_marks_columns(vlm):
     res = PG.run_playground(vlm, PG.PlayRequest(examples=EXAMPLES, query_text="Germany", n_sets=2, expected="Berlin"))
     top = res.columns[2].gen.top.tokens[0]
     assert res.correct(res.columns[2]) == (top.strip() != "" and "Berlin".lower().startswith(top.strip().lower()))
-    assert ("✅" in PG.column_markdown(res.columns[2], res)) != ("❌" in PG.column_markdown(res.columns[2], res))
+    assert ("✓ correct" in PG.column_markdown(res.columns[2], res)) != ("✗ wrong" in PG.column_markdown(res.columns[2], res))
     assert res.rows()[0]["expected"] == "Berlin"
     hit = PG.PlayResult([], 1, "m", "q", "s", None, expected=top)
     assert hit.correct(res.columns[2]) is (bool(top.strip()))

@@ -221,7 +221,7 @@ def column_markdown(col: Column | None, res: PlayResult | None = None) -> str:
         return ""
     ans = col.answer.replace("`", "'") if col.answer else "∅ (empty)"
     ok = res.correct(col) if res is not None else None
-    verdict = "" if ok is None else (" ✅ correct" if ok else f" ❌ (expected `{res.expected.strip()}`)")
+    verdict = "" if ok is None else (" ✓ correct" if ok else f" ✗ wrong (expected `{res.expected.strip()}`)")
     return f"### {col.title}\n<small>{col.note}</small>\n\n**Answer:** `{ans}`{verdict}"
 
 
