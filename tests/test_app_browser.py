@@ -109,7 +109,13 @@ def test_gradio_client_api(app_url, flag):
     out = client.predict(**{**PATCH, "query_image": handle_file(str(flag)), "expected": "Vienna"}, api_name="/patch")
     assert [o.splitlines()[0] for o in out[:3]] == ["### No Context", "### Prompt", "### Patch"]
     assert all(("✓ correct" in o) != ("✗ wrong (expected `Vienna`)" in o) for o in out[:3])
-    assert "layer **1**" in out[-2] and any(str(f).endswith(".safetensors") for f in out[-1])
+    assert "layer **1**" in out[-2]
+    saved = [str(f) for f in out[-1] if str(f).endswith(".safetensors")][0]
+    # the exported vector uploads back and patches the same answer, with no examples typed
+    again = client.predict(**{**PATCH, "examples": "", "query_image": handle_file(str(flag)),
+                              "vector_file": handle_file(saved)}, api_name="/patch")
+    assert again[2].split("**Answer:**")[1] == out[2].split("**Answer:**")[1].split(" ✗")[0].split(" ✓")[0]
+    assert "uploaded vector" in again[-2]
     with pytest.raises(Exception, match="query is empty"):
         client.predict(**PATCH, api_name="/patch")
     # two sessions at once: each gets its own result (one model queue, no shared per-request state)
