@@ -28,12 +28,12 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "assets" / "organism"
 
 @dataclass
 class TrainArgs:
-    steps: int = 2400
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 0.05
     warmup: int = 150
-    seed: int = 0
+    seed: int = 1
     max_shots: int = 6  # 1..max_shots Q/A blocks per ICL sequence
     tvp_block: int = 2  # TVP-loss patches the output of this block (residual layer tvp_block + 1)
     tvp_weight: float = 1.0
@@ -50,7 +50,7 @@ class TrainArgs:
     heads: int = 4
     image_size: int = 32
     patch_size: int = 8
-    vision_layers: int = 1
+    vision_layers: int = 2
     image_seq_len: int = 4
     threads: int = 1
     log_every: int = 50
