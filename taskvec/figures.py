@@ -66,11 +66,11 @@ def sweep_figure(curves: Mapping[str, Sequence[float]], prompt: Mapping[str, flo
                                          legendgroup=label, showlegend=first,
                                          line=dict(color=color, dash=dash, width=2)), r, c)
         if best_layer is not None:
-            fig.add_vline(x=best_layer, line=dict(color="#999", width=1, dash="dashdot"), row=r, col=c)
+            fig.add_vline(x=best_layer, line=dict(color="#9467bd", width=1.5), opacity=0.7, row=r, col=c)
     fig.update_yaxes(range=[-0.03, 1.03])
     fig.update_xaxes(title_text="layer", row=rows)
     fig.update_yaxes(title_text="accuracy", col=1)
-    sub = f"vertical line: layer chosen on validation ({best_layer})" if best_layer is not None else None
+    sub = f"purple vertical line: layer {best_layer}, chosen on validation (mean over tasks)" if best_layer is not None else None
     note = "; ".join(x for x in (note, sub) if x) or None
     return _layout(fig, title, note, top=130, height=300 * rows + 150,
                    legend=dict(orientation="h", yanchor="top", y=-0.18 / rows, x=0))
