@@ -139,8 +139,10 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     ``vectors``: (L+1, D), one vector per residual layer (a task vector), or (D,) for the
     same vector everywhere. One prefix pass (tokens before the delimiter) fills a KV
     cache; the cache is repeated once per swept layer and one batched pass computes the
-    tokens from the delimiter on, row i patched at layer ``layers[i]``. ``max_batch``
-    bounds the rows per pass (each row holds a copy of the prefix cache).
+    tokens from the delimiter on, row i patched at layer ``layers[i]``. Families that take a
+    4-D attention mask (``adapter.packed_sweep``) instead lay the copies side by side in one
+    row over the shared prefix cache, so nothing is copied. ``max_batch`` bounds the copies
+    per pass.
     """
     check_vector(adapter, vectors, "sweep vectors")
     L = adapter.n_layers
@@ -159,9 +161,39 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
                 pre["position_ids"] = pos_ids[..., :d]
             prefix_cache = adapter.model(**pre, use_cache=True).past_key_values
         chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
-        logits = [_sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale,
-                              copy_cache=len(chunks) > 1) for chunk in chunks]
+        if adapter.packed_sweep and prefix_cache is not None:
+            logits = [_sweep_packed(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale)
+                      for chunk in chunks]
+        else:
+            logits = [_sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale,
+                                  copy_cache=len(chunks) > 1) for chunk in chunks]
     return Sweep(layers, torch.cat(logits))
+
+
+def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode, scale):
+    """All patched copies of the suffix side by side in ONE row over the shared prefix cache.
+
+    Copy i (tokens ``end - d`` long) sees the prefix and itself only (a 4-D additive mask),
+    has the suffix's own position ids, and is patched at layer ``layers[i]``; no cache copies.
+    """
+    n, s = len(layers), end - d
+    step = {k: v.repeat(1, n) for k, v in adapter.slice_positions(enc, d, end).items() if k != "attention_mask"}
+    blocks = torch.block_diag(*[torch.ones(s, s).tril()] * n).bool()  # (n*s, n*s): each copy attends to itself
+    allowed = torch.cat([torch.ones(n * s, d, dtype=torch.bool), blocks], 1)  # (n*s, d + n*s)
+    mask = torch.zeros(allowed.shape, dtype=adapter.dtype).masked_fill(~allowed, torch.finfo(adapter.dtype).min)
+    step["attention_mask"] = mask[None, None].to(adapter.device)  # (1, 1, n*s, d + n*s)
+    if pos_ids is not None:
+        step["position_ids"] = pos_ids[..., d:end].repeat(*([1] * (pos_ids.dim() - 1)), n)
+    else:
+        step["position_ids"] = torch.arange(d, end, device=adapter.device).repeat(n)[None]  # (1, n*s)
+    patches = [Patch(l, i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
+    try:
+        with intervene(adapter.decoder_layers, patches=patches):
+            out = adapter.model(**step, past_key_values=cache, use_cache=True)
+    finally:
+        cache.crop(-n * s)  # back to the prefix for the next chunk
+    last = torch.arange(n, device=out.logits.device) * s + s - 1
+    return out.logits[0, last].float().cpu()  # (n, V)
 
 
 def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, mode, scale, copy_cache):

@@ -56,6 +56,13 @@ def test_batched_sweep_equals_naive_loop(family):
             torch.testing.assert_close(fast.logits, slow.logits, atol=ATOL, rtol=1e-4)
         chunked = layer_sweep(a, q, src, layers=[2, 0, 1], max_batch=2)  # several passes, any order
         torch.testing.assert_close(chunked.logits, naive_sweep(a, q, src, layers=[2, 0, 1]).logits, atol=ATOL, rtol=1e-4)
+        # the other strategy (packed one-row vs. repeated-cache batch) gives the same numbers too
+        other = type(a.__class__.__name__, (a.__class__,), {"packed_sweep": not a.packed_sweep})
+        b = object.__new__(other)
+        b.__dict__.update(a.__dict__)
+        for layers in (None, [2, 0, 1]):
+            torch.testing.assert_close(layer_sweep(b, q, src, layers=layers, max_batch=2).logits,
+                                       naive_sweep(a, q, src, layers=layers).logits, atol=ATOL, rtol=1e-4)
     assert hooked_modules(a.decoder_layers) == []
 
 

@@ -62,6 +62,7 @@ class Adapter:
     per_position_keys = ("attention_mask", "token_type_ids", "mm_token_type_ids")
     image_width: int | None = PAPER_WIDTH  # every image is resized to this width first
     image_batch_size: int | None = None  # rows per batch for prompts with images (None: any)
+    packed_sweep = True  # the model takes a custom 4-D attention mask: sweeps pack copies in one row
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):

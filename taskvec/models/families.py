@@ -90,6 +90,7 @@ class Gemma3Adapter(Adapter):
     """Gemma 3: scaled embeddings (inside embed_tokens) and optional final logit softcapping."""
 
     family = "gemma3"
+    packed_sweep = False  # sliding-window layers build their own masks; a custom 4-D mask would bypass them
     image_placeholder = "<start_of_image>"
     image_token_names = ("<image_soft_token>",)
     images_nested = True
@@ -99,6 +100,7 @@ class OrganismAdapter(Adapter):
     """taskvec's own trained model organism (early fusion, Llama-like layout)."""
 
     family = "organism"
+    packed_sweep = False  # its attention takes 2-D padding masks only
     layer_paths = ("model.layers",)
     norm_paths = ("model.norm",)
     image_placeholder = "<image>"
