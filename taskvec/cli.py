@@ -78,11 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taskvec", description="Cross-modal task vectors in VLMs")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
-    for mod in ("taskvec.evaluation", "taskvec.figures_cli", "taskvec.bench"):
-        try:
-            module = __import__(mod, fromlist=["add_parser"])
-        except ImportError:
-            continue
+    from . import bench, evaluation, figures_cli
+
+    for module in (evaluation, figures_cli, bench):
         module.add_parser(sub)
     args = parser.parse_args(argv)
     try:
