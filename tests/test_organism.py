@@ -117,7 +117,7 @@ def test_selfcheck_text_vector_patch_beats_prompting(organism):
     model, proc = organism
     shipped = json.loads((ASSET_DIR / "selfcheck.json").read_text())
     r = quick_check(model, proc, load_world(), layer=shipped["best_layer"], n_test=20, seed=0)
-    # Shipped weights on this subset (seeds 0/1): patch 0.67/0.73, prompt 0.49/0.58,
-    # no context 0.16/0.17 (full self-check in docs/RESULTS_ORGANISM.md). Margins ~60% of that.
-    assert r["patch"] - r["prompt"] >= 0.08, r
-    assert r["patch"] - r["no_context"] >= 0.3, r
+    # Shipped weights on this subset (seeds 0/1): patch 0.59/0.69, prompt 0.39/0.44,
+    # no context 0.22/0.25 (full self-check in docs/RESULTS_ORGANISM.md). Margins ~60% of that.
+    assert r["patch"] - r["prompt"] >= 0.12, r
+    assert r["patch"] - r["no_context"] >= 0.22, r

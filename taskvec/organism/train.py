@@ -37,7 +37,7 @@ class TrainArgs:
     max_shots: int = 6  # 1..max_shots Q/A blocks per ICL sequence
     tvp_block: int = 2  # TVP-loss patches the output of this block (residual layer tvp_block + 1)
     tvp_weight: float = 1.0
-    lens_block: int = 1  # entity-lens on </img> after this block (-1: on the patch embeddings; -2: off)
+    lens_block: int = 2  # entity-lens on </img> after this block (-1: on the patch embeddings; -2: off)
     lens_weight: float = 0.3
     # sequences per batch, by kind (scaled to batch_size)
     mix_text: int = 20
