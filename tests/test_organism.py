@@ -121,3 +121,14 @@ def test_selfcheck_text_vector_patch_beats_prompting(organism):
     # no context 0.22/0.25 (full self-check in docs/RESULTS_ORGANISM.md). Margins ~60% of that.
     assert r["patch"] - r["prompt"] >= 0.12, r
     assert r["patch"] - r["no_context"] >= 0.22, r
+
+
+def test_suggested_layer_is_the_validated_one():
+    import json
+
+    from taskvec.compare import suggested_layer
+    from taskvec.models import load_model
+    from taskvec.organism import ASSET_DIR
+
+    best = json.loads((ASSET_DIR / "selfcheck.json").read_text())["best_layer"]
+    assert suggested_layer(load_model("organism")) == best

@@ -45,4 +45,9 @@ def load_organism(path=None, device: str = "cpu"):
         )
     model = OrganismForCausalLM.from_pretrained(d, local_files_only=True).to(device).eval()
     processor = OrganismProcessor.from_pretrained(d)
+    check = d / "selfcheck.json"
+    if check.is_file():  # the layer chosen on validation entities after training: the app's default patch layer
+        import json
+
+        model.config.taskvec_best_layer = int(json.loads(check.read_text())["best_layer"])
     return model, processor
