@@ -132,3 +132,11 @@ def test_suggested_layer_is_the_validated_one():
 
     best = json.loads((ASSET_DIR / "selfcheck.json").read_text())["best_layer"]
     assert suggested_layer(load_model("organism")) == best
+
+
+def test_app_banner_states_what_the_organism_was_trained_for():
+    from taskvec.ui.runtime import ModelHost
+
+    host = ModelHost()
+    banner = host.load("organism")
+    assert "never trained" in banner and "TVP-loss" in banner and "Random weights" not in banner

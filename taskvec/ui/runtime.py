@@ -17,6 +17,14 @@ from ..errors import ModelLoadError, TaskvecError, VectorShapeError
 
 ORGANISM_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "organism" / "config.json"
 
+ORGANISM_ABOUT = (
+    "ℹ️ **The model organism** is a 1.6M-parameter VLM trained by this project on a controlled world "
+    "(taskvec/organism/README.md). An auxiliary loss (TVP-loss) trains *same-modality* patching at one layer, "
+    "which shapes where its task vector lives. That a vector from **text** examples then drives **image** "
+    "queries is never trained: it is the paper's cross-modal finding, reproduced. Its logit lens shows the "
+    "answer from layer 1 on, without a clear task phase."
+)
+
 
 def default_model() -> str:
     """``TASKVEC_MODEL``, else the organism when its weights are shipped, else SmolVLM-256M."""
@@ -111,4 +119,6 @@ class ModelHost:
         if a.meaningless_weights:
             lines.append("⚠️ **Random weights:** this tiny model's answers and plots are meaningless; "
                          "it only shows the mechanics. Load `organism` or a real VLM for results.")
+        if a.family == "organism":
+            lines.append(ORGANISM_ABOUT)
         return "\n\n".join(lines)
