@@ -44,12 +44,8 @@ def run_captured(adapter: Adapter, enc: Encoded, positions: torch.Tensor, layers
     """Forward ``enc`` once, capturing ``layers`` (default all) at ``positions`` (B, P)."""
     layers = list(range(adapter.n_layers + 1)) if layers is None else list(layers)
     cap = Capture(layers, positions)
-    extra = {}
-    pos_ids = adapter.position_ids(enc)
-    if pos_ids is not None:
-        extra["position_ids"] = pos_ids
     with torch.no_grad(), intervene(adapter.decoder_layers, captures=[cap]):
-        adapter.model(**enc.inputs, **extra, use_cache=False)
+        adapter.model(**adapter.full_inputs(enc), use_cache=False)
     return torch.stack([cap.store[l] for l in layers], dim=1).float().cpu()  # (B, L+1, P, D)
 
 

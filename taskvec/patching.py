@@ -85,12 +85,8 @@ def first_token_logits(adapter: Adapter, prompt: Prompt, patches_fn=None) -> tor
     enc = adapter.encode([prompt])
     patches = patches_fn(enc) if patches_fn else []
     last = int(enc.lengths[0]) - 1
-    extra = {}
-    pos_ids = adapter.position_ids(enc)
-    if pos_ids is not None:
-        extra["position_ids"] = pos_ids
     with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
-        out = adapter.model(**enc.inputs, **extra, use_cache=False)
+        out = adapter.model(**adapter.full_inputs(enc), use_cache=False)
     return out.logits[0, last].float()
 
 
@@ -132,6 +128,17 @@ class Sweep:
         return self.probs()[:, token_id].tolist()
 
 
+def _sweep_args(adapter: Adapter, vectors: torch.Tensor, layers: Sequence[int] | None):
+    """Checked layers to sweep and the (L+1, D) vector of each residual layer."""
+    check_vector(adapter, vectors, "sweep vectors")
+    L = adapter.n_layers
+    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
+    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
+    if per_layer.shape[0] != L + 1:
+        raise VectorShapeError(f"Sweep vectors must be (L+1={L + 1}, D); got {tuple(vectors.shape)}.")
+    return layers, per_layer
+
+
 def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
                 mode: str = "replace", scale: float = 1.0, max_batch: int = 64) -> Sweep:
     """Patch ``vectors[l]`` at layer l (for every l in ``layers``) at the query's delimiter.
@@ -144,12 +151,7 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     row over the shared prefix cache, so nothing is copied. ``max_batch`` bounds the copies
     per pass.
     """
-    check_vector(adapter, vectors, "sweep vectors")
-    L = adapter.n_layers
-    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
-    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
-    if per_layer.shape[0] != L + 1:
-        raise VectorShapeError(f"Sweep vectors must be (L+1={L + 1}, D); got {tuple(vectors.shape)}.")
+    layers, per_layer = _sweep_args(adapter, vectors, layers)
     enc = adapter.encode([prompt])
     d, end = int(enc.delimiters[0]), int(enc.lengths[0])
     pos_ids = adapter.position_ids(enc)  # None or (..., 1, T)
@@ -215,9 +217,7 @@ def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, 
 def naive_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
                 mode: str = "replace", scale: float = 1.0) -> Sweep:
     """The reference: one full forward per layer (for tests and the benchmark)."""
-    L = adapter.n_layers
-    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
-    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
+    layers, per_layer = _sweep_args(adapter, vectors, layers)
     rows = [first_token_logits(adapter, prompt, lambda enc, l=l: [make_patch(adapter, enc, per_layer[l], l, mode, scale)])
             for l in layers]
     return Sweep(layers, torch.stack(rows).cpu())

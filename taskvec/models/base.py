@@ -210,6 +210,11 @@ class Adapter:
         """Explicit position ids when the family needs them (Qwen2-VL's 3-D rope); else None."""
         return None
 
+    def full_inputs(self, enc: Encoded) -> dict:
+        """Keyword inputs for one full forward of ``enc``, with explicit position ids where needed."""
+        pos = self.position_ids(enc)
+        return enc.inputs if pos is None else {**enc.inputs, "position_ids": pos}
+
     def slice_positions(self, enc: Encoded, start: int, end: int, rows: int | None = None) -> dict:
         """Inputs restricted to token positions [start, end) (for a cached-prefix step).
 
