@@ -22,8 +22,8 @@ class Residuals:
     """Residual stream at every layer for a batch of prompts.
 
     ``values``: (B, L+1, P, D) float32 on the CPU; ``positions``: (B, P) token indices;
-    ``texts``: the rendered prompts; ``logits``: (B, V) next-token logits at the last
-    captured position (the lens at layer L, equal to the model's logits there).
+    ``texts``: the rendered prompts. The lens of the last layer at a position equals the
+    model's logits there (``adapter.lens``).
     """
 
     values: torch.Tensor

@@ -152,7 +152,7 @@ def example_sets(
     for k in range(n_sets):
         if queries is not None:
             q = queries[rng.randrange(len(queries))]
-            pool = [p for p in pairs if p[0] is not q[0] and p[0] != q[0]]
+            pool = [p for p in pairs if p[0] != q[0]]
         else:
             idx = k % len(pairs) if len(pairs) <= n_examples else rng.randrange(len(pairs))
             q = pairs[idx]
