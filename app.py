@@ -100,9 +100,9 @@ def run_sweep(state, task, vector_kind, query_kind, n_queries, query_text, query
 
 
 @guard
-def run_lens(state, task, kind, n_sets, n_examples, seed, task_word, k, png, progress=gr.Progress()):
+def run_lens(state, task, kind, n_sets, n_examples, seed, task_word, k, png, input_word="", progress=gr.Progress()):
     res = V.run_lens(HOST.require(), tasks_of(state, task)[0], kind, int(n_sets), int(n_examples), int(seed),
-                     task_word or "", int(k), progress)
+                     task_word or "", int(k), progress, input_word=input_word or "")
     figs = res.figures()
     files = XP.export_all("lens", res.rows(), {"prompt": res.prompt}, dict(zip(("phases", "lens", "top1"), figs)), png=png)
     return [*figs, f"First example set's prompt (the heatmap's):\n\n```\n{res.prompt[-1500:]}\n```", files]
@@ -241,6 +241,8 @@ def build() -> gr.Blocks:
             with gr.Row():
                 ln_seed = gr.Number(0, label="seed", precision=0)
                 ln_word = gr.Textbox(label="Task word (default: the task's, e.g. 'capital')")
+                ln_input = gr.Textbox(label="Input token (default: the delimiter ':'; the paper used 'auf' "
+                                            "for Idefics2; {query} = each set's query word)")
                 ln_k = gr.Slider(1, 10, value=5, step=1, label="top-k in the heatmap")
             ln_btn = gr.Button("Read the residual stream", variant="primary")
             ln_phase = gr.Plot(show_label=False)
@@ -305,7 +307,7 @@ def build() -> gr.Blocks:
                       [state, *outs_md, *outs_fig, cols[3], play_notes, play_files], api_name="patch", **MODEL)
         sw_btn.click(run_sweep, [state, sw_task, sw_kind, sw_qkind, sw_n, sw_qtext, sw_qimg, sw_expected, png],
                      [sw_plot, sw_files], api_name="layer_sweep", **MODEL)
-        ln_btn.click(run_lens, [state, ln_task, ln_kind, ln_K, ln_N, ln_seed, ln_word, ln_k, png],
+        ln_btn.click(run_lens, [state, ln_task, ln_kind, ln_K, ln_N, ln_seed, ln_word, ln_k, png, ln_input],
                      [ln_phase, ln_heat, ln_top1, ln_prompt, ln_files], api_name="lens", **MODEL)
         su_btn.click(run_summaries, [state, su_tasks, su_layer, su_k], [su_table, su_files], api_name="summaries", **MODEL)
         cl_btn.click(run_clusters, [state, cl_tasks, cl_kinds, cl_layer, cl_method, cl_what, cl_n, png],

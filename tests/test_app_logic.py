@@ -11,6 +11,7 @@ from conftest import color_image, tiny_adapter
 from taskvec import figures_app as F
 from taskvec.errors import (ContextLengthError, ImageError, SpecError, TaskvecError, UnsupportedInputError,
                             VectorShapeError)
+from taskvec.specs import example_sets
 from taskvec.ui import exports, inputs, library, playground as PG, tour, views
 from taskvec.ui.runtime import ModelHost
 from taskvec.vectors import TaskVector
@@ -151,6 +152,12 @@ def test_views(vlm):
         views.run_sweep(vlm, tasks[0], "text examples", query="Germany", expected="")
     lens = views.run_lens(vlm, tasks[0], "image examples", n_sets=3)
     assert lens.phase.mean.shape == (L + 1, 3) and len(lens.figures()) == 3 and len(lens.rows()) == L + 1
+    assert lens.phase.tokens[0].strip() == ":"  # the paper's fixed input token: here the delimiter itself
+    by_query = views.run_lens(vlm, tasks[0], "text examples", n_sets=3, input_word="{query}")
+    first_query = example_sets(tasks[0].pairs, 5, 3, 0)[0].query
+    assert by_query.phase.tokens[0] == vlm.decode_token(vlm.token_id(first_query))
+    by_delim = views.run_lens(vlm, tasks[0], "text examples", n_sets=3)
+    assert by_delim.phase.tokens[0].strip() == ":" and not torch.equal(by_query.phase.per_run, by_delim.phase.per_run)
     rows = views.run_summaries(vlm, tasks[:1], 1, n_sets=2)
     assert [r["task"] for r in rows] == [tasks[0].id] and set(rows[0]) == {"task", "text", "image", "instruction"}
     cl = views.run_clusters(vlm, tasks, views.VECTOR_KINDS[:2], 1, "pca", n_sets=2)

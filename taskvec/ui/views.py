@@ -141,8 +141,14 @@ class LensResult:
                 for l in range(m.shape[0])]
 
 
+QUERY_INPUT = "{query}"
+
+
 def run_lens(adapter, task: LibraryTask, kind: str = "text examples", n_sets: int = 20, n_examples: int = 5,
-             seed: int = 0, task_word: str = "", k: int = 5, progress=None) -> LensResult:
+             seed: int = 0, task_word: str = "", k: int = 5, progress=None, input_word: str = "") -> LensResult:
+    """Phase curves at the delimiter. The input token is, as in the paper (a fixed token, ``auf`` for
+    Idefics2), one token for every set: by default the delimiter itself; ``{query}`` uses each set's query
+    word (for image examples, the name of the pictured entity)."""
     if kind not in ("text examples", "image examples"):
         raise SpecError("Phase curves read example prompts: choose text examples or image examples.")
     sets = example_sets(task.pairs, int(n_examples), int(n_sets), int(seed))
@@ -152,7 +158,9 @@ def run_lens(adapter, task: LibraryTask, kind: str = "text examples", n_sets: in
     _step(progress, 0.1, f"Reading {len(prompts)} example sets")
     res = residuals(adapter, prompts, progress=(lambda i, n: progress((i, n), desc="Forward passes")) if progress else None)
     word = (task_word or task.task_token).strip()
-    ids = torch.tensor([[adapter.token_id(s.query), adapter.token_id(word), adapter.token_id(s.answer)] for s in sets])
+    inp = (input_word or "").strip() or ":"
+    ids = torch.tensor([[adapter.token_id(s.query if inp == QUERY_INPUT else inp), adapter.token_id(word),
+                         adapter.token_id(s.answer)] for s in sets])
     R = res.at_delimiter  # (K, L+1, D)
     return LensResult(phase_curve(adapter, R, ids), top_k(adapter, R[0], int(k)), top1_distribution(adapter, R),
                       text_of(prompts[0]), f"{task.id} ({SHORT[kind]})")
