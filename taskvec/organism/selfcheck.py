@@ -73,6 +73,7 @@ class TaskEval:
     text_patch_text: list = field(default_factory=list)
     heldout_mask: list = field(default_factory=list)
     patch_test_rows: list = field(default_factory=list)  # per layer, per entity
+    lens_dominant: str = ""  # per residual layer, the role (I input, T task, A answer) that leads
 
 
 def evaluate(model, proc, world, n_test: int = 100, seed: int = 0, lens: bool = True) -> dict:
@@ -135,6 +136,7 @@ def evaluate(model, proc, world, n_test: int = 100, seed: int = 0, lens: bool = 
             ev.text_patch_text.append(float(accuracy(proc, z, labels).mean()))
         if lens:
             lens_curves.append(lens_phases(model, proc, rtt, test, labels, task))
+            ev.lens_dominant = "".join("ITA"[int(i)] for i in lens_curves[-1].argmax(-1))
         results.append(ev)
     return summarize(results, text_vecs, image_vecs, lens_curves, model)
 
@@ -145,12 +147,13 @@ def first_id(proc, text: str) -> int:
 
 @torch.no_grad()
 def lens_phases(model, proc, resid, inputs, labels, task) -> np.ndarray:
-    """(L+1, 3) mean softmax over the logits of (input, task word, answer) at the ':'."""
+    """(L+1, 3) mean softmax over the logits of (input, task word, answer) at the ':'. The input
+    token is the delimiter ':' itself, one fixed token as the paper's ``auf`` (Fig. 12)."""
     z = model.lm_head(model.model.norm(resid))  # (L+1, B, V)
-    tid = first_id(proc, task.task_token)
+    tid, delim = first_id(proc, task.task_token), first_id(proc, ":")
     out = []
-    for b, (x, y) in enumerate(zip(inputs, labels)):
-        idx = torch.tensor([first_id(proc, x), tid, first_id(proc, y)])
+    for b, y in enumerate(labels):
+        idx = torch.tensor([delim, tid, first_id(proc, y)])
         out.append(torch.softmax(z[:, b, idx], -1).numpy())  # (L+1, 3)
     return np.mean(out, 0)
 
@@ -193,6 +196,7 @@ def summarize(results, text_vecs, image_vecs, lens_curves, model) -> dict:
                 "instr_patch": r.instr_test[best_i],
                 "text_prompt_text": r.text_prompt_text,
                 "text_patch_text": r.text_patch_text[best],
+                "lens_dominant": r.lens_dominant,
             }
             for r in results
         },
@@ -205,6 +209,7 @@ def summarize(results, text_vecs, image_vecs, lens_curves, model) -> dict:
     out["mean"] = {k: float(np.mean([v[k] for v in out["per_task"].values()])) for k in keys}
     if lens_curves:
         out["lens_input_task_answer"] = np.mean(lens_curves, 0).round(3).tolist()  # (L+1, 3)
+        out["lens_dominant_mean"] = "".join("ITA"[int(i)] for i in np.mean(lens_curves, 0).argmax(-1))
     return out
 
 
@@ -220,7 +225,9 @@ def format_table(r: dict) -> str:
     lines.append(f"silhouette at best layer: by task {r['silhouette']['by_task']:.2f}, "
                  f"by modality {r['silhouette']['by_modality']:.2f}")
     if "lens_input_task_answer" in r:
-        lines.append("logit lens at ':' (input, task, answer) per layer: "
+        lines.append("lens: leading role per layer (I input ':', T task word, A answer): "
+                     + ", ".join(f"{t} {v['lens_dominant']}" for t, v in r["per_task"].items()))
+        lines.append("logit lens at ':' (input ':', task, answer) per layer: "
                      + " ".join("(" + ",".join(f"{x:.2f}" for x in row) + ")" for row in r["lens_input_task_answer"]))
     m = r["mean"]
     lines.append(f"patch - prompt = {m['patch'] - m['prompt']:+.2f}; patch - no context = "

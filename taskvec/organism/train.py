@@ -2,7 +2,8 @@
 
 Data is generated on the fly (seeded) from the world (``world.py``). Losses (see README):
 the LM loss on every answer, the TVP-loss (same-modality task-vector patching at one
-block) and the entity-lens loss (an image's ``</img>`` residual decodes its name).
+block), the entity-lens loss (an image's ``</img>`` residual decodes its name) and the
+task-lens loss (the last ':' of text examples decodes the task word at the TVP block).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from .modeling import OrganismConfig, OrganismForCausalLM, _attention_mask
 from .processing import OrganismProcessor
 from .tokenization import IMG_END, IMG_START, PATCH, build_tokenizer, split_words
-from .world import FACT_TEMPLATES, World, load_world
+from .world import FACT_TEMPLATES, TASK_QUERY, World, load_world
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "assets" / "organism"
 
@@ -39,12 +40,15 @@ class TrainArgs:
     tvp_weight: float = 1.0
     lens_block: int = 2  # entity-lens on </img> after this block (-1: on the patch embeddings; -2: off)
     lens_weight: float = 0.3
+    task_lens_block: int = 2  # task-lens: the last ':' of text ICL (k >= 2) after this block decodes the task word
+    task_lens_weight: float = 0.3  # 0: off
     # sequences per batch, by kind (scaled to batch_size)
     mix_text: int = 20
     mix_image: int = 16
     mix_name: int = 12
     mix_instr: int = 8
     mix_fact: int = 8
+    mix_task: int = 8  # task naming: k text examples, then Q:task\nA:{task word}
     hidden_size: int = 128
     layers: int = 6
     heads: int = 4
@@ -112,10 +116,20 @@ class Sampler:
             mask += [1] * len(li)
         return ids, mask
 
+    def task_naming(self):
+        """k >= 1 text examples of one task, then a text query that asks for the task's own
+        word: ``Q:task\\nA:capital``. Gives task words an output role. Text only: image
+        examples next to a text query would put cross-modal sequences into training."""
+        task = self.rng.choice(self.w.tasks)
+        ids, m, im, _ = self.icl(task, task.domain, self.rng.randint(1, self.a.max_shots), image=False)
+        q = self.query(TASK_QUERY, False)
+        y = self.ids(task.task_token) + [self.tid["\n"]]
+        return ids + q + y, m + [0] * len(q) + [1] * len(y), im, None
+
     # ---- batch ----------------------------------------------------------------------------
     def batch(self):
         a, rng, w = self.a, self.rng, self.w
-        seqs = []  # (ids, mask, imgs, tvp) ; tvp = (read_pos, task, image: bool, name_task) or None
+        seqs = []  # (ids, mask, imgs, tvp); tvp = (read_pos, task, image: bool, name_task[, "instruction"]) or None
         for _ in range(a.mix_text):
             task, k = rng.choice(w.tasks), rng.randint(1, a.max_shots)
             ids, m, im, last = self.icl(task, task.domain, k, image=False)
@@ -132,10 +146,12 @@ class Sampler:
             task = rng.choice(w.tasks)
             pre = self.ids(task.instruction) + [self.tid["\n"]]
             ids, m, im, _ = self.icl(task, task.domain, rng.randint(1, 3), image=False, prefix=pre)
-            seqs.append((ids, m, im, (len(pre) - 2, task, False, False)))
+            seqs.append((ids, m, im, (len(pre) - 2, task, False, False, "instruction")))
         for _ in range(a.mix_fact):
             ids, m = self.facts()
             seqs.append((ids, m, [], None))
+        for _ in range(a.mix_task):
+            seqs.append(self.task_naming())
         return self.collate(seqs)
 
     def collate(self, seqs):
@@ -158,7 +174,7 @@ class Sampler:
         labels = torch.full((B, T), -100, dtype=torch.long)
         seg = torch.full((B, T), -1, dtype=torch.long)
         pos = torch.zeros((B, T), dtype=torch.long)
-        imgs, img_rows, img_end_pos, tvp_src, tvp_q = [], [], [], [], []
+        imgs, img_rows, img_end_pos, tvp_src, tvp_q, task_src, task_ids = [], [], [], [], [], [], []
         for r, members in enumerate(rows):
             for i in members:  # in offset order
                 s, m, im, tvp = seqs[i]
@@ -177,7 +193,10 @@ class Sampler:
                     img_end_pos.append(o + e)
                 if tvp is not None:
                     tvp_src.append((r, o + tvp[0]))
-                    tvp_q.append(self.tvp_query(*tvp[1:]))
+                    if len(tvp) == 4 and not tvp[2] and not tvp[3]:  # text ICL (k >= 2)
+                        task_src.append((r, o + tvp[0]))
+                        task_ids.append(self.vocab[tvp[1].task_token])
+                    tvp_q.append(self.tvp_query(*tvp[1:4]))
         q_pos = torch.arange(T)
         mask = (seg[:, :, None] == seg[:, None, :]) & (q_pos[None, None, :] <= q_pos[None, :, None])
         mask = mask | torch.eye(T, dtype=torch.bool)[None]  # padding rows see themselves (no NaN)
@@ -190,6 +209,7 @@ class Sampler:
             "images": imgs,
             "lens": (img_rows, img_end_pos, [self.name_ids[k] for k in imgs]),
             "tvp_src": tvp_src,
+            "task_lens": (task_src, task_ids),
             "tvp_queries": self.collate_queries(tvp_q),
         }
 
@@ -267,6 +287,10 @@ def train_step(model, sampler: Sampler, args: TrainArgs):
     if b["tvp_src"]:
         r, p = zip(*b["tvp_src"])
         record["tvp"] = (args.tvp_block, torch.tensor(r), torch.tensor(p))
+    task_src, task_ids = b["task_lens"]
+    if args.task_lens_weight > 0 and task_src:
+        r, p = zip(*task_src)
+        record["task_lens"] = (args.task_lens_block, torch.tensor(r), torch.tensor(p))
     if args.lens_block >= 0 and rows:
         record["lens"] = (args.lens_block, torch.tensor(rows), torch.tensor(pos))
     elif args.lens_block == -1 and rows:  # on the image's patch embeddings (projector output)
@@ -283,6 +307,11 @@ def train_step(model, sampler: Sampler, args: TrainArgs):
         lens = torch.stack([-lz[i, ids].mean() for i, ids in enumerate(name_ids)]).mean()
         loss = loss + args.lens_weight * lens
         parts["lens"] = lens.item()
+    if "task_lens" in record:
+        zt = model.lm_head(model.model.norm(rec["task_lens"]))  # (n, V)
+        tl = F.cross_entropy(zt, torch.tensor(task_ids))
+        loss = loss + args.task_lens_weight * tl
+        parts["task_lens"] = tl.item()
     q = b["tvp_queries"]
     if q is not None:
         vec = rec["tvp"]  # (n, D), not detached

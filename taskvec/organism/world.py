@@ -21,6 +21,9 @@ FACT_TEMPLATES = (
     "{y} is the {t} of {x}",
 )
 
+# The query of a task-naming block: after k examples of one task, ``Q:task\nA:{task word}``.
+TASK_QUERY = "task"
+
 
 @dataclass(frozen=True)
 class WorldTask:
@@ -60,7 +63,7 @@ class World:
 
     def texts(self) -> list:
         """Every string the tokenizer must know."""
-        out = ["Q:A:", "\n"]
+        out = ["Q:A:", "\n", TASK_QUERY]
         for t in self.tasks:
             out += [t.instruction, t.task_token]
             out += [f"{x} {y}" for x, y in t.answers.items()]

@@ -21,8 +21,10 @@ ORGANISM_ABOUT = (
     "ℹ️ **The model organism** is a 1.6M-parameter VLM trained by this project on a controlled world "
     "(taskvec/organism/README.md). An auxiliary loss (TVP-loss) trains *same-modality* patching at one layer, "
     "which shapes where its task vector lives. That a vector from **text** examples then drives **image** "
-    "queries is never trained: it is the paper's cross-modal finding, reproduced. Its logit lens shows the "
-    "answer from layer 1 on, without a clear task phase."
+    "queries is never trained: it is the paper's cross-modal finding, reproduced. Its logit-lens task phase "
+    "is partly planted: a task-lens loss makes the delimiter of *text* examples decode the task word at layer 3 "
+    "(input ':' at layer 0, task word at layers 1-4, answer at 5-6); that *image* examples show the same "
+    "phases is not trained."
 )
 
 
