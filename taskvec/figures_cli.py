@@ -1,8 +1,10 @@
 """``python -m taskvec figures``: phase curves, task summaries and task-vector clusters.
 
 - phases (Fig. 12): per task, K example sets; at each set's delimiter, the logit lens's
-  relative probability of (query's first input token, the task token, the answer's first
-  token) per layer; mean and a +-1 std band.
+  relative probability of (the input token, the task token, the answer's first token) per
+  layer; mean and a +-1 std band. The input token is one fixed token, as the paper's
+  ``auf``: by default the delimiter ':' itself; ``--input-token {query}`` uses each set's
+  query word instead.
 - summaries (Tables 6/13): top-k lens tokens of each task vector at ``--layer``; text
   examples, image examples and instruction side by side.
 - clusters (Fig. 4): per-set task vectors at ``--layer``, normalized by the final norm,
@@ -36,6 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--k", type=int, default=5, help="top-k tokens in summaries")
     p.add_argument("--projection", default="tsne", help="tsne, umap, pca or a comma list")
     p.add_argument("--spec", choices=("text", "image"), default="text", help="example modality for phase curves")
+    p.add_argument("--input-token", default=":", help="phase curves' input token (default the delimiter ':'; "
+                   "'{query}' = each set's query word; the paper used 'auf' for Idefics2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="figures_out")
     p.add_argument("--no-png", action="store_true")
@@ -123,7 +127,8 @@ def _phases(adapter, tasks, args, out: Path, note: str) -> dict:
         sets = example_sets([(i, it.answer) for i, it in enumerate(items)], args.n_examples, args.n_sets, args.seed)
         prompts = [icl_prompt([(inp(i), y) for i, y in s.demos], inp(s.query)) for s in sets]
         res = residuals(adapter, prompts).at_delimiter  # (R, L+1, D)
-        ids = [[adapter.token_id(items[s.query].input), adapter.token_id(t.task_token or "task"),
+        ids = [[adapter.token_id(items[s.query].input if args.input_token == "{query}" else args.input_token),
+                adapter.token_id(t.task_token or "task"),
                 adapter.token_id(s.answer)] for s in sets]
         pc = phase_curve(adapter, res, torch.tensor(ids))  # mean/std (L+1, 3)
         curves[t.id] = (pc.mean.tolist(), pc.std.tolist(), pc.tokens)

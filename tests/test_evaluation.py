@@ -138,8 +138,17 @@ def test_figures_cli_writes_its_files(tmp_path, capsys):
     rec = json.loads((tmp_path / "figures.json").read_text())
     assert set(rec["summaries"]["food-color"]) == {"text", "image", "instruction"}
     assert len(rec["phases"]["country-capital"]["mean"]) == 4
+    assert rec["phases"]["country-capital"]["tokens_first_run"][0].strip() == ":"  # default input token
     out = capsys.readouterr().out
     assert "silhouette by task" in out and "by modality" in out
+
+
+def test_figures_cli_query_as_input_token(tmp_path):
+    code = main(["figures", "--model", "tiny-random/idefics3", "--tasks", "country-capital", "--kind", "phases",
+                 "--n-sets", "2", "--input-token", "{query}", "--out", str(tmp_path), "--no-png"])
+    assert code == 0
+    tok = json.loads((tmp_path / "figures.json").read_text())["phases"]["country-capital"]["tokens_first_run"][0]
+    assert tok.strip() and tok.strip() != ":"
 
 
 def test_figures_cli_bad_kind(tmp_path, capsys):

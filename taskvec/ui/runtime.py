@@ -23,7 +23,7 @@ ORGANISM_ABOUT = (
     "which shapes where its task vector lives. That a vector from **text** examples then drives **image** "
     "queries is never trained: it is the paper's cross-modal finding, reproduced. Its logit-lens task phase "
     "is partly planted: a task-lens loss makes the delimiter of *text* examples decode the task word at layer 3 "
-    "(input ':' at layer 0, task word at layers 1-4, answer at 5-6); that *image* examples show the same "
+    "(input ':' at layer 0, task word at layers 1-3 or 1-4, then the answer); that *image* examples show the same "
     "phases is not trained."
 )
 
