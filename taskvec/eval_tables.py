@@ -47,10 +47,13 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
     spec = units[0]["unit"]["spec"]
     name = SPEC_NAMES[spec]
     has_source = "source_patch_ok" in units[0]["splits"]["val"]["items"][0]
+    has_add = all("additive_patch_ok" in u["splits"]["val"]["items"][0] for u in units)
     rows = ["No Context", f"{name} Prompt", "Random", f"{name} Patch"]
     if has_source:
         rows.append(f"{name} Patch (from {source or 'source'})")
-    per_seed, best_layers, best_src_layers = [], [], []
+    if has_add:
+        rows.append(f"{name} Additive Patch")
+    per_seed, best_layers, best_src_layers, best_add_layers = [], [], [], []
     val_curves: dict[str, list[list[float]]] = {t: [] for t in tasks}
     val_prompt: dict[str, list[float]] = {t: [] for t in tasks}
     val_noctx: dict[str, list[float]] = {t: [] for t in tasks}
@@ -79,7 +82,15 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
             bs = _argmax([mean(c[l] for c in src_curves.values()) for l in range(n)])
             best_src_layers.append(bs)
             for t in tasks:
-                table[rows[-1]][t] = _acc(it["source_patch_ok"][bs] for it in us[t]["splits"]["test"]["items"])
+                table[f"{name} Patch (from {source or 'source'})"][t] = _acc(
+                    it["source_patch_ok"][bs] for it in us[t]["splits"]["test"]["items"])
+        if has_add:  # its own layer, chosen on validation like the replacement patch's
+            add_curves = {t: _curve(us[t]["splits"]["val"]["items"], "additive_patch_ok") for t in tasks}
+            ba = _argmax([mean(c[l] for c in add_curves.values()) for l in range(len(next(iter(add_curves.values()))))])
+            best_add_layers.append(ba)
+            for t in tasks:
+                table[f"{name} Additive Patch"][t] = _acc(
+                    it["additive_patch_ok"][ba] for it in us[t]["splits"]["test"]["items"])
         for r in rows:
             table[r]["Avg"] = _nanmean(table[r][t] for t in tasks)
         per_seed.append(table)
@@ -99,6 +110,8 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
     }
     if has_source:
         out["best_source_layer_per_seed"] = best_src_layers
+    if has_add:
+        out["best_additive_layer_per_seed"] = best_add_layers
     if any(cos[t] for t in tasks):
         out["cosine"] = {t: [mean(c[l] for c in cos[t]) for l in range(len(cos[t][0]))] for t in tasks if cos[t]}
         out["cosine"]["Avg"] = [mean(out["cosine"][t][l] for t in tasks) for l in range(len(cos[tasks[0]][0]))]
@@ -138,7 +151,8 @@ def write_csv(path: Path, summaries: dict[str, dict], tasks: list[str]) -> Path:
         for g, s in summaries.items():
             for r in s["rows"]:
                 vals = [s["table"][r][c] for c in tasks + ["Avg"]]
-                key = "best_source_layer_per_seed" if "(from " in r else "best_layer_per_seed"
+                key = ("best_source_layer_per_seed" if "(from " in r else
+                       "best_additive_layer_per_seed" if "Additive" in r else "best_layer_per_seed")
                 layers = " ".join(map(str, s[key])) if "Patch" in r else ""
                 w.writerow([g, r] + [f"{v:.4f}" for v in vals] + [f"{s['avg_std_over_seeds'][r]:.4f}", layers])
     return path

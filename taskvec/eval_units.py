@@ -2,7 +2,9 @@
 
 A unit scores every validation and test query of one task with No Context, Prompt,
 Random and Patch-at-every-layer (``taskvec.patching.layer_sweep``, one batched call per
-query). Vectors and Prompt demonstrations for queries of one split are drawn from the
+query), and with ``additive`` also the Additive Patch at every layer: the residual at the
+query's delimiter *plus* (task vector - the mean no-context residual of the other split's
+queries), which keeps the query's own deviation from the mean instead of overwriting it. Vectors and Prompt demonstrations for queries of one split are drawn from the
 *other* split, so a query never appears among its own examples. The result is a plain
 dict (JSON-ready) of per-item predictions and correctness; ``taskvec.eval_tables``
 aggregates units into tables.
@@ -20,6 +22,7 @@ from .datasets import TaskData, load_jsonl, load_task, load_task_folder
 from .errors import SpecError, TaskvecDataError
 from .metrics import first_token_match
 from .models.base import Adapter
+from .activations import residuals
 from .patching import first_token_logits, layer_sweep
 from .prompts import query_prompt
 from .specs import Ensemble, ImageExamples, Instruction, TextExamples, majority_answer
@@ -41,11 +44,13 @@ class Unit:
     n_examples: int
     typos: int
     seed: int
+    additive: bool = False
 
     @property
     def group(self) -> str:
         """The table this unit belongs to (all tasks and seeds of one setting)."""
-        return f"{self.spec}-to-{self.query}_n{self.n_examples}" + (f"_typos{self.typos}" if self.typos else "")
+        return (f"{self.spec}-to-{self.query}_n{self.n_examples}" + (f"_typos{self.typos}" if self.typos else "")
+                + ("_additive" if self.additive else ""))
 
     @property
     def key(self) -> str:
@@ -157,19 +162,24 @@ def run_unit(adapter: Adapter, task: TaskData, unit: Unit, n_sets: int, limit_va
         spec = build_spec(unit.spec, pairs, instruction)
         tv = extract(adapter, spec, unit.n_examples, n_sets, unit.seed).vectors  # (L+1, D)
         res = {"items": [], "vector_norm": tv.norm(dim=-1).tolist()}
+        add_vec = None
+        if unit.additive:  # task vector minus the mean no-context residual of the *other* split's queries
+            base = residuals(adapter, [query_prompt(inputs(it, unit.query)) for it in pool]).at_delimiter.mean(0)
+            add_vec = tv - base.to(tv.device, tv.dtype)  # (L+1, D)
         src_tv = None
         if source is not None:
             src_tv = extract(source, spec, unit.n_examples, n_sets, unit.seed).vectors  # (L+1, D)
             res["cosine"] = cosine(src_tv, tv).tolist()  # (L+1,)
         for i, item in enumerate(queries):
-            res["items"].append(_score_query(adapter, item, i, split, unit, pairs, instruction, inputs, tv, src_tv, ci))
+            res["items"].append(_score_query(adapter, item, i, split, unit, pairs, instruction, inputs, tv, src_tv, ci,
+                                             add_vec))
             if progress is not None:
                 progress()
         out["splits"][split] = res
     return out
 
 
-def _score_query(adapter, item, i, split, unit, pairs, instruction, inputs, tv, src_tv, ci) -> dict:
+def _score_query(adapter, item, i, split, unit, pairs, instruction, inputs, tv, src_tv, ci, add_vec=None) -> dict:
     q = inputs(item, unit.query)
     qp = query_prompt(q)
     rng = random.Random(f"prompt-{unit.seed}-{split}-{i}")
@@ -193,4 +203,7 @@ def _score_query(adapter, item, i, split, unit, pairs, instruction, inputs, tv, 
     if src_tv is not None:
         src = [adapter.decode_token(int(t)) for t in layer_sweep(adapter, qp, src_tv).logits.argmax(-1)]
         row.update(source_patch=src, source_patch_ok=[ok(p) for p in src])
+    if add_vec is not None:
+        add = [adapter.decode_token(int(t)) for t in layer_sweep(adapter, qp, add_vec, mode="add").logits.argmax(-1)]
+        row.update(additive_patch=add, additive_patch_ok=[ok(p) for p in add])
     return row

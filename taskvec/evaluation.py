@@ -42,6 +42,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ensemble-sweep", default=None, metavar="N,N,...",
                    help="instruction + N examples ensemble vs examples alone for each N (Fig. 6)")
     p.add_argument("--all-modalities", action="store_true", help="every spec x query modality (Table 12)")
+    p.add_argument("--additive", action="store_true",
+                   help="also score the Additive Patch: query residual + (task vector - mean no-context residual)")
     p.add_argument("--typos", type=int, default=0, metavar="K", help="K seeded character typos in each instruction (Table 9)")
     p.add_argument("--out", default="eval_out", help="output folder (JSON, CSV, HTML; resumable)")
     p.add_argument("--no-png", action="store_true", help="write HTML figures only")
@@ -72,7 +74,7 @@ def plan_units(args, tasks: list[str]) -> list[Unit]:
     for name, v in (("--limit-val", args.limit_val), ("--limit-test", args.limit_test)):
         if v is not None and v < 2:
             raise TaskvecError(f"{name} must be >= 2 (vectors for one split come from the other); got {v}.")
-    return [Unit(t, s, q, n, args.typos if s in ("instruction", "ensemble") else 0, seed)
+    return [Unit(t, s, q, n, args.typos if s in ("instruction", "ensemble") else 0, seed, bool(args.additive))
             for s, q, n in settings for seed in range(args.seeds) for t in tasks]
 
 
@@ -203,7 +205,9 @@ def report(args, tasks, units, results, adapter) -> None:
     model_note = f"{args.model}" + (" (tiny random weights: meaningless numbers)" if args.model.startswith("tiny-random/") else "")
     for g, s in summaries.items():
         title = (f"[{g}] test accuracy, {s['n_test']} test / {s['n_val']} val per task, seeds {s['seeds']}, "
-                 f"layer per seed {s['best_layer_per_seed']}" + (" (case-insensitive)" if s["case_insensitive"] else ""))
+                 f"layer per seed {s['best_layer_per_seed']}"
+                 + (f" (additive: {s['best_additive_layer_per_seed']})" if "best_additive_layer_per_seed" in s else "")
+                 + (" (case-insensitive)" if s["case_insensitive"] else ""))
         print()
         print(format_table(s, task_ids, title))
         if "cosine" in s:

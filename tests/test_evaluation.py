@@ -87,6 +87,41 @@ def test_instruction_typos_and_ensemble_sweep(tmp_path):
     assert (tmp_path / "e" / "ensemble_sweep.html").is_file()
 
 
+def test_additive_patch_row_and_its_definition(tmp_path):
+    """--additive adds the Additive Patch row (own layer chosen on val); each prediction is the query's
+    residual + (task vector - mean no-context residual of the other split's queries) at that layer."""
+    import torch
+
+    from taskvec.activations import residuals
+    from taskvec.eval_units import Inputs, Unit, limited, resolve_task, run_unit
+    from taskvec.models import load_model
+    from taskvec.patching import first_token_logits, make_patch
+    from taskvec.prompts import query_prompt
+    from taskvec.specs import TextExamples
+    from taskvec.vectors import extract
+
+    assert run_eval(tmp_path, "--additive", "--query", "text") == 0
+    doc = json.loads((tmp_path / "results.json").read_text())
+    (g, s), = doc["summaries"].items()
+    assert g.endswith("_additive") and s["rows"][-1] == "Text Examples Additive Patch"
+    assert len(s["best_additive_layer_per_seed"]) == 1
+
+    adapter = load_model("tiny-random/idefics3")
+    task = resolve_task("country-capital")
+    unit = Unit("country-capital", "text", "text", 5, 0, 0, additive=True)
+    r = run_unit(adapter, task, unit, n_sets=3, limit_val=4, limit_test=4)
+    val, test = limited(task, 4, 4)
+    inputs = Inputs(task)
+    tv = extract(adapter, TextExamples(tuple((it.input, it.answer) for it in test)), 5, 3, 0).vectors
+    base = residuals(adapter, [query_prompt(it.input) for it in test]).at_delimiter.mean(0)
+    row = r["splits"]["val"]["items"][0]
+    qp = query_prompt(inputs(val[0], "text"))
+    for layer in (0, 2, adapter.n_layers):
+        z = first_token_logits(adapter, qp, lambda enc: [make_patch(adapter, enc, tv[layer] - base[layer], layer, "add")])
+        assert adapter.decode_token(int(z.argmax())) == row["additive_patch"][layer]
+    assert len(row["additive_patch_ok"]) == adapter.n_layers + 1 and "patch" in row
+
+
 def test_typos_are_seeded_and_keep_the_delimiter():
     a = add_typos("The capital city of the country:", 3, seed=1)
     assert a == add_typos("The capital city of the country:", 3, seed=1)
