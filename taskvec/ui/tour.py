@@ -42,7 +42,8 @@ def tour_step(adapter, step: str, progress=None):
         r = run_lens(adapter, task, "text examples", n_sets=20, progress=progress)
         peaks = r.phase.peak_layers()
         text = ("Reading the ':' residual with the **logit lens** at every layer: the paper finds the model's guess "
-                "moving from the **input** (the country) to the **task** (\"capital\") to the **answer** (the city). "
+                "moving from the **input** (one fixed token; here the delimiter ':' itself) to the **task** (\"capital\") "
+                "to the **answer** (the city). "
                 "Lines: relative probability of the three tokens, mean ± std over 20 example sets. Peaks on this "
                 "model: " + ", ".join(f"{k} at layer {v}" for k, v in peaks.items()) + ".")
         return text + warn, r.figures()[0]
