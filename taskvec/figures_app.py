@@ -7,8 +7,9 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from .figures import ROLE_COLORS  # input / task / answer: the same colors in the app and the CLI figures
+
 COLORS = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC")
-ROLE_COLORS = {"input": "#4C78A8", "task": "#F58518", "answer": "#54A24B"}
 SYMBOLS = {"text": "circle", "image": "square", "instruction": "diamond", "ensemble": "x", "context": "triangle-up"}
 
 
