@@ -133,8 +133,10 @@ def _phases(adapter, tasks, args, out: Path, note: str) -> dict:
         pc = phase_curve(adapter, res, torch.tensor(ids))  # mean/std (L+1, 3)
         curves[t.id] = (pc.mean.tolist(), pc.std.tolist(), pc.tokens)
         rec[t.id] = {"mean": pc.mean.tolist(), "std": pc.std.tolist(), "tokens_first_run": list(pc.tokens),
-                     "peak_layers": pc.peak_layers()}
-        print(f"phases {t.id}: peaks {pc.peak_layers()} (tokens of run 0: {pc.tokens})")
+                     "peak_layers": pc.peak_layers(), "leading_role_per_layer": pc.dominant()}
+        lead = " ".join(r[0].upper() for r in pc.dominant())
+        print(f"phases {t.id}: leading role per layer {lead} (I input, T task, A answer); peaks {pc.peak_layers()} "
+              f"(tokens of run 0: {pc.tokens})")
     fig = F.phase_grid(curves, title=f"Logit-lens phases at the delimiter ({args.spec} examples, "
                                      f"{args.n_sets} sets, mean ± 1 std)", note=note)
     F.save_figure(fig, out / "phases", png=not args.no_png)

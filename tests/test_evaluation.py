@@ -174,6 +174,7 @@ def test_figures_cli_writes_its_files(tmp_path, capsys):
     assert set(rec["summaries"]["food-color"]) == {"text", "image", "instruction"}
     assert len(rec["phases"]["country-capital"]["mean"]) == 4
     assert rec["phases"]["country-capital"]["tokens_first_run"][0].strip() == ":"  # default input token
+    assert len(rec["phases"]["country-capital"]["leading_role_per_layer"]) == 4
     out = capsys.readouterr().out
     assert "silhouette by task" in out and "by modality" in out
 
