@@ -105,11 +105,9 @@ def _pairs(task, modality: str):
 
 
 def _phases(adapter, tasks, args, out: Path, note: str) -> dict:
-    import torch
-
     from . import figures as F
     from .activations import residuals
-    from .lens import phase_curve
+    from .lens import phase_curve, role_token_ids
     from .prompts import icl_prompt
     from .specs import example_sets
 
@@ -127,10 +125,9 @@ def _phases(adapter, tasks, args, out: Path, note: str) -> dict:
         sets = example_sets([(i, it.answer) for i, it in enumerate(items)], args.n_examples, args.n_sets, args.seed)
         prompts = [icl_prompt([(inp(i), y) for i, y in s.demos], inp(s.query)) for s in sets]
         res = residuals(adapter, prompts).at_delimiter  # (R, L+1, D)
-        ids = [[adapter.token_id(items[s.query].input if args.input_token == "{query}" else args.input_token),
-                adapter.token_id(t.task_token or "task"),
-                adapter.token_id(s.answer)] for s in sets]
-        pc = phase_curve(adapter, res, torch.tensor(ids))  # mean/std (L+1, 3)
+        ids = role_token_ids(adapter, [items[s.query].input for s in sets], t.task_token or "task",
+                             [s.answer for s in sets], args.input_token)
+        pc = phase_curve(adapter, res, ids)  # mean/std (L+1, 3)
         curves[t.id] = (pc.mean.tolist(), pc.std.tolist(), pc.tokens)
         rec[t.id] = {"mean": pc.mean.tolist(), "std": pc.std.tolist(), "tokens_first_run": list(pc.tokens),
                      "peak_layers": pc.peak_layers(), "leading_role_per_layer": pc.dominant()}

@@ -61,6 +61,18 @@ class PhaseCurve:
         return [self.labels[int(i)] for i in self.mean.argmax(-1)]
 
 
+DELIMITER_INPUT = ":"  # the default input token: the delimiter itself
+QUERY_INPUT = "{query}"  # each run's own query word instead of one fixed token
+
+
+def role_token_ids(adapter: Adapter, queries, task_word: str, answers, input_token: str = DELIMITER_INPUT) -> torch.Tensor:
+    """(R, 3) ids of (input, task, answer) per run. As in the paper (``auf`` for Idefics2) the input is
+    one fixed token for every run, the delimiter by default; ``QUERY_INPUT`` uses each run's query word."""
+    inp = (input_token or "").strip() or DELIMITER_INPUT
+    return torch.tensor([[adapter.token_id(q if inp == QUERY_INPUT else inp), adapter.token_id(task_word),
+                          adapter.token_id(a)] for q, a in zip(queries, answers)])
+
+
 def phase_curve(adapter: Adapter, residuals: torch.Tensor, token_ids: torch.Tensor) -> PhaseCurve:
     """``residuals`` (R, L+1, D) at the delimiter of R runs; ``token_ids`` (R, 3) or (3,)."""
     R = residuals.shape[0]

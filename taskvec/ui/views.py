@@ -15,7 +15,7 @@ from .. import figures_app as F
 from ..activations import context_embeddings, residuals
 from ..compare import spec_with_query
 from ..errors import SpecError
-from ..lens import phase_curve, top1_distribution, top_k
+from ..lens import phase_curve, role_token_ids, top1_distribution, top_k
 from ..metrics import first_token_match
 from ..patching import first_token_logits, layer_sweep
 from ..projection import cosine_matrix, normalize, project, silhouette
@@ -141,9 +141,6 @@ class LensResult:
                 for l in range(m.shape[0])]
 
 
-QUERY_INPUT = "{query}"
-
-
 def run_lens(adapter, task: LibraryTask, kind: str = "text examples", n_sets: int = 20, n_examples: int = 5,
              seed: int = 0, task_word: str = "", k: int = 5, progress=None, input_word: str = "") -> LensResult:
     """Phase curves at the delimiter. The input token is, as in the paper (a fixed token, ``auf`` for
@@ -158,9 +155,7 @@ def run_lens(adapter, task: LibraryTask, kind: str = "text examples", n_sets: in
     _step(progress, 0.1, f"Reading {len(prompts)} example sets")
     res = residuals(adapter, prompts, progress=(lambda i, n: progress((i, n), desc="Forward passes")) if progress else None)
     word = (task_word or task.task_token).strip()
-    inp = (input_word or "").strip() or ":"
-    ids = torch.tensor([[adapter.token_id(s.query if inp == QUERY_INPUT else inp), adapter.token_id(word),
-                         adapter.token_id(s.answer)] for s in sets])
+    ids = role_token_ids(adapter, [s.query for s in sets], word, [s.answer for s in sets], input_word)
     R = res.at_delimiter  # (K, L+1, D)
     return LensResult(phase_curve(adapter, R, ids), top_k(adapter, R[0], int(k)), top1_distribution(adapter, R),
                       text_of(prompts[0]), f"{task.id} ({SHORT[kind]})")
