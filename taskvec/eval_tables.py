@@ -39,6 +39,14 @@ def _nanstd(xs) -> float:
     return pstdev(xs) if len(xs) > 1 else (0.0 if xs else float("nan"))
 
 
+def _layer_on_val(us: dict, tasks: list[str], key: str):
+    """The layer with the best validation accuracy averaged over tasks (per-layer flags ``key``),
+    the validation curves, and each task's test accuracy at that layer."""
+    curves = {t: _curve(us[t]["splits"]["val"]["items"], key) for t in tasks}
+    best = _argmax([mean(c[l] for c in curves.values()) for l in range(len(next(iter(curves.values()))))])
+    return best, curves, {t: _acc(it[key][best] for it in us[t]["splits"]["test"]["items"]) for t in tasks}
+
+
 def summarize(units: list[dict], tasks: list[str], source: str | None = None) -> dict:
     """Summarize all units of one group (one spec/query/N/typos setting, all tasks and seeds)."""
     by_seed: dict[int, dict[str, dict]] = {}
@@ -48,49 +56,37 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
     name = SPEC_NAMES[spec]
     has_source = "source_patch_ok" in units[0]["splits"]["val"]["items"][0]
     has_add = all("additive_patch_ok" in u["splits"]["val"]["items"][0] for u in units)
-    rows = ["No Context", f"{name} Prompt", "Random", f"{name} Patch"]
+    best_layers, best_src_layers, best_add_layers = [], [], []
+    patched = [(f"{name} Patch", "patch_ok", best_layers)]  # (row, per-layer flags, layer chosen per seed)
     if has_source:
-        rows.append(f"{name} Patch (from {source or 'source'})")
-    if has_add:
-        rows.append(f"{name} Additive Patch")
-    per_seed, best_layers, best_src_layers, best_add_layers = [], [], [], []
+        patched.append((f"{name} Patch (from {source or 'source'})", "source_patch_ok", best_src_layers))
+    if has_add:  # its own layer, chosen on validation like the replacement patch's
+        patched.append((f"{name} Additive Patch", "additive_patch_ok", best_add_layers))
+    rows = ["No Context", f"{name} Prompt", "Random"] + [row for row, _, _ in patched]
+    per_seed = []
     val_curves: dict[str, list[list[float]]] = {t: [] for t in tasks}
     val_prompt: dict[str, list[float]] = {t: [] for t in tasks}
     val_noctx: dict[str, list[float]] = {t: [] for t in tasks}
     cos: dict[str, list[list[float]]] = {t: [] for t in tasks}
     for seed in sorted(by_seed):
         us = by_seed[seed]
-        curves = {t: _curve(us[t]["splits"]["val"]["items"], "patch_ok") for t in tasks}
-        best = _argmax([mean(c[l] for c in curves.values()) for l in range(len(next(iter(curves.values()))))])
-        best_layers.append(best)
         table = {r: {} for r in rows}
+        val_of = {}  # flags key -> validation curves per task
+        for row, key, chosen in patched:
+            best, val_of[key], table[row] = _layer_on_val(us, tasks, key)
+            chosen.append(best)
+        curves = val_of["patch_ok"]
         for t in tasks:
             test = us[t]["splits"]["test"]["items"]
             val = us[t]["splits"]["val"]["items"]
             table["No Context"][t] = _acc(it["no_context_ok"] for it in test)
             table[f"{name} Prompt"][t] = _acc(it["prompt_ok"] for it in test)
             table["Random"][t] = _acc(it["random_ok"] for it in test) if test[0]["random"] is not None else float("nan")
-            table[f"{name} Patch"][t] = _acc(it["patch_ok"][best] for it in test)
             val_curves[t].append(curves[t])
             val_prompt[t].append(_acc(it["prompt_ok"] for it in val))
             val_noctx[t].append(_acc(it["no_context_ok"] for it in val))
             if "cosine" in us[t]["splits"]["val"]:
                 cos[t].append([(a + b) / 2 for a, b in zip(us[t]["splits"]["val"]["cosine"], us[t]["splits"]["test"]["cosine"])])
-        if has_source:
-            src_curves = {t: _curve(us[t]["splits"]["val"]["items"], "source_patch_ok") for t in tasks}
-            n = len(next(iter(src_curves.values())))
-            bs = _argmax([mean(c[l] for c in src_curves.values()) for l in range(n)])
-            best_src_layers.append(bs)
-            for t in tasks:
-                table[f"{name} Patch (from {source or 'source'})"][t] = _acc(
-                    it["source_patch_ok"][bs] for it in us[t]["splits"]["test"]["items"])
-        if has_add:  # its own layer, chosen on validation like the replacement patch's
-            add_curves = {t: _curve(us[t]["splits"]["val"]["items"], "additive_patch_ok") for t in tasks}
-            ba = _argmax([mean(c[l] for c in add_curves.values()) for l in range(len(next(iter(add_curves.values()))))])
-            best_add_layers.append(ba)
-            for t in tasks:
-                table[f"{name} Additive Patch"][t] = _acc(
-                    it["additive_patch_ok"][ba] for it in us[t]["splits"]["test"]["items"])
         for r in rows:
             table[r]["Avg"] = _nanmean(table[r][t] for t in tasks)
         per_seed.append(table)
