@@ -111,11 +111,15 @@ def check_models(adapter, source, units: list[Unit]) -> None:
 
 def model_files(name: str | None) -> list:
     """Size and mtime of a local model's weight files, so new weights are never mixed with old units."""
+    from .models import ORGANISM_NAMES
+
     if not name:
         return []
     folder = None
-    if name in ("organism", "taskvec/organism"):
-        folder = Path(__file__).resolve().parent.parent / "assets" / "organism"
+    if name in ORGANISM_NAMES:
+        from .organism import ASSET_DIR
+
+        folder = ASSET_DIR
     elif os.path.isdir(name):
         folder = Path(name)
     if folder is None:

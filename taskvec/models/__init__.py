@@ -18,6 +18,7 @@ from .base import Adapter, Encoded
 from .families import ADAPTERS
 
 DEFAULT_REAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
+ORGANISM_NAMES = ("organism", "taskvec/organism")  # names that load the shipped organism
 TEXT_ONLY = {"llama", "mistral", "qwen2"}
 
 # The checkpoint a user would try first, per family (documentation and the model picker).
@@ -72,7 +73,7 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
                quantization: str | None = None) -> Adapter:
     """Load ``name`` and wrap it in its family's adapter."""
     device = resolve_device(device)
-    if name in ("organism", "taskvec/organism"):
+    if name in ORGANISM_NAMES:
         from ..organism import load_organism
 
         model, processor = load_organism(device=device)
