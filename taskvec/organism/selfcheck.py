@@ -135,8 +135,8 @@ def evaluate(model, proc, world, n_test: int = 100, seed: int = 0, lens: bool = 
             _, z = run(model, proc, [qa(e) for e in test], None, patch=(lyr, tv[lyr].expand(len(test), -1)))
             ev.text_patch_text.append(float(accuracy(proc, z, labels).mean()))
         if lens:
-            lens_curves.append(lens_phases(model, proc, rtt, test, labels, task))
-            ev.lens_dominant = "".join("ITA"[int(i)] for i in lens_curves[-1].argmax(-1))
+            lens_curves.append(lens_phases(model, proc, rtt, labels, task))
+            ev.lens_dominant = leading_roles(lens_curves[-1])
         results.append(ev)
     return summarize(results, text_vecs, image_vecs, lens_curves, model)
 
@@ -146,7 +146,7 @@ def first_id(proc, text: str) -> int:
 
 
 @torch.no_grad()
-def lens_phases(model, proc, resid, inputs, labels, task) -> np.ndarray:
+def lens_phases(model, proc, resid, labels, task) -> np.ndarray:
     """(L+1, 3) mean softmax over the logits of (input, task word, answer) at the ':'. The input
     token is the delimiter ':' itself, one fixed token as the paper's ``auf`` (Fig. 12)."""
     z = model.lm_head(model.model.norm(resid))  # (L+1, B, V)
@@ -156,6 +156,11 @@ def lens_phases(model, proc, resid, inputs, labels, task) -> np.ndarray:
         idx = torch.tensor([delim, tid, first_id(proc, y)])
         out.append(torch.softmax(z[:, b, idx], -1).numpy())  # (L+1, 3)
     return np.mean(out, 0)
+
+
+def leading_roles(curve: np.ndarray) -> str:
+    """Per layer of an (L+1, 3) phase curve, the leading role: I input, T task, A answer."""
+    return "".join("ITA"[int(i)] for i in curve.argmax(-1))
 
 
 def silhouettes(model, text_vecs, image_vecs, layer: int) -> dict:
@@ -180,7 +185,6 @@ def summarize(results, text_vecs, image_vecs, lens_curves, model) -> dict:
     pt = np.array([r.patch_test for r in results])
     best = int(pv.mean(0).argmax())
     iv = np.array([r.instr_val for r in results])
-    it = np.array([r.instr_test for r in results])
     best_i = int(iv.mean(0).argmax())
     held = np.concatenate([np.array(r.patch_test_rows[best])[np.array(r.heldout_mask, bool)] for r in results])
     seen = np.concatenate([np.array(r.patch_test_rows[best])[~np.array(r.heldout_mask, bool)] for r in results])
@@ -209,7 +213,7 @@ def summarize(results, text_vecs, image_vecs, lens_curves, model) -> dict:
     out["mean"] = {k: float(np.mean([v[k] for v in out["per_task"].values()])) for k in keys}
     if lens_curves:
         out["lens_input_task_answer"] = np.mean(lens_curves, 0).round(3).tolist()  # (L+1, 3)
-        out["lens_dominant_mean"] = "".join("ITA"[int(i)] for i in np.mean(lens_curves, 0).argmax(-1))
+        out["lens_dominant_mean"] = leading_roles(np.mean(lens_curves, 0))
     return out
 
 
