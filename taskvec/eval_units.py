@@ -4,8 +4,9 @@ A unit scores every validation and test query of one task with No Context, Promp
 Random and Patch-at-every-layer (``taskvec.patching.layer_sweep``, one batched call per
 query), and with ``additive`` also the Additive Patch at every layer: the residual at the
 query's delimiter *plus* (task vector - the mean no-context residual of the other split's
-queries), which keeps the query's own deviation from the mean instead of overwriting it. Vectors and Prompt demonstrations for queries of one split are drawn from the
-*other* split, so a query never appears among its own examples. The result is a plain
+queries), which keeps the query's own deviation from the mean instead of overwriting it.
+Vectors and Prompt demonstrations for queries of one split are drawn from the *other*
+split, so a query never appears among its own examples. The result is a plain
 dict (JSON-ready) of per-item predictions and correctness; ``taskvec.eval_tables``
 aggregates units into tables.
 """
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import torch
 
+from .activations import residuals
 from .datasets import TaskData, load_jsonl, load_task, load_task_folder
 from .errors import SpecError, TaskvecDataError
 from .metrics import first_token_match
 from .models.base import Adapter
-from .activations import residuals
 from .patching import first_token_logits, layer_sweep
 from .prompts import query_prompt
 from .specs import Ensemble, ImageExamples, Instruction, TextExamples, majority_answer
