@@ -129,24 +129,24 @@ class Sampler:
     # ---- batch ----------------------------------------------------------------------------
     def batch(self):
         a, rng, w = self.a, self.rng, self.w
-        seqs = []  # (ids, mask, imgs, tvp); tvp = (read_pos, task, image: bool, name_task[, "instruction"]) or None
+        seqs = []  # (ids, mask, imgs, tvp); tvp = (read_pos, task, image: bool, name_task, task_lens: bool) or None
         for _ in range(a.mix_text):
             task, k = rng.choice(w.tasks), rng.randint(1, a.max_shots)
             ids, m, im, last = self.icl(task, task.domain, k, image=False)
-            seqs.append((ids, m, im, (last, task, False, False) if k >= 2 else None))
+            seqs.append((ids, m, im, (last, task, False, False, True) if k >= 2 else None))
         for _ in range(a.mix_image):
             task, k = rng.choice(w.tasks), rng.randint(1, a.max_shots)
             ids, m, im, last = self.icl(task, task.domain, k, image=True)
-            seqs.append((ids, m, im, (last, task, True, False) if k >= 2 else None))
+            seqs.append((ids, m, im, (last, task, True, False, False) if k >= 2 else None))
         for _ in range(a.mix_name):
             d, k = rng.choice(w.domains), rng.randint(1, a.max_shots)
             ids, m, im, last = self.icl(None, d, k, image=True, name_task=True)
-            seqs.append((ids, m, im, (last, d, True, True) if k >= 2 else None))
+            seqs.append((ids, m, im, (last, d, True, True, False) if k >= 2 else None))
         for _ in range(a.mix_instr):
             task = rng.choice(w.tasks)
             pre = self.ids(task.instruction) + [self.tid["\n"]]
             ids, m, im, _ = self.icl(task, task.domain, rng.randint(1, 3), image=False, prefix=pre)
-            seqs.append((ids, m, im, (len(pre) - 2, task, False, False, "instruction")))
+            seqs.append((ids, m, im, (len(pre) - 2, task, False, False, False)))
         for _ in range(a.mix_fact):
             ids, m = self.facts()
             seqs.append((ids, m, [], None))
@@ -193,7 +193,7 @@ class Sampler:
                     img_end_pos.append(o + e)
                 if tvp is not None:
                     tvp_src.append((r, o + tvp[0]))
-                    if len(tvp) == 4 and not tvp[2] and not tvp[3]:  # text ICL (k >= 2)
+                    if tvp[4]:  # text ICL (k >= 2): its ':' also gets the task-lens loss
                         task_src.append((r, o + tvp[0]))
                         task_ids.append(self.vocab[tvp[1].task_token])
                     tvp_q.append(self.tvp_query(*tvp[1:4]))
