@@ -8,13 +8,18 @@ import torch
 from PIL import Image
 
 from conftest import color_image, tiny_adapter
-from taskvec import figures_app as F
+from taskvec.plot import app_figures as F
 from taskvec.errors import (ContextLengthError, ImageError, SpecError, TaskvecError, UnsupportedInputError,
                             VectorShapeError)
-from taskvec.specs import example_sets
-from taskvec.ui import exports, inputs, library, playground as PG, tour, views
-from taskvec.ui.runtime import ModelHost
-from taskvec.vectors import TaskVector
+from taskvec.core.specs import example_sets
+from taskvec.app import exports
+from taskvec.app import inputs
+from taskvec.app import library
+from taskvec.app import playground as PG
+from taskvec.app import tour
+from taskvec.analysis import views
+from taskvec.app.host import ModelHost
+from taskvec.core.vectors import TaskVector
 
 EXAMPLES = "France : Paris\nItaly : Rome\nSpain : Madrid\nJapan : Tokyo"
 
@@ -192,7 +197,7 @@ def test_figures_and_exports(tmp_path):
 
 
 def test_gallery_and_defaults(pngs, monkeypatch):
-    from taskvec.ui import runtime
+    from taskvec.app import host as runtime
 
     assert inputs.gallery_items(pngs[:2], "Paris") == [(pngs[0], "Paris"), (pngs[1], "⚠ no answer yet")]
     monkeypatch.setenv("TASKVEC_MODEL", "tiny-random/llama")

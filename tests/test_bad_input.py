@@ -4,16 +4,17 @@ import pytest
 import torch
 
 from conftest import color_image, tiny_adapter
-from taskvec.compare import compare
+from taskvec.analysis.compare import compare
 from taskvec.errors import (ContextLengthError, ImageError, LayerError, ModelLoadError, SpecError,
                             UnsupportedInputError, VectorShapeError)
-from taskvec.hooks import hooked_modules
-from taskvec.imageio import load_image
+from taskvec.core.hooks import hooked_modules
+from taskvec.data.imageio import load_image
 from taskvec.models import load_model
-from taskvec.patching import generate, layer_sweep
-from taskvec.prompts import query_prompt
-from taskvec.specs import Ensemble, ImageExamples, Instruction, TextExamples, parse_examples
-from taskvec.vectors import TaskVector, extract
+from taskvec.core.patching import generate
+from taskvec.core.sweep import layer_sweep
+from taskvec.core.prompts import query_prompt
+from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, parse_examples
+from taskvec.core.vectors import TaskVector, extract
 
 
 def unpatched(a):

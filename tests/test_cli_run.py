@@ -9,7 +9,7 @@ import pytest
 
 from conftest import color_image
 from taskvec.cli import main
-from taskvec.models.tiny import TINY_FAMILIES
+from taskvec.testing.tiny import TINY_FAMILIES
 
 TEXT_ONLY = ("llama", "mistral", "qwen2")
 

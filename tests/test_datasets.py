@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from taskvec import datasets
-from taskvec.datasets import PAPER_TASKS, TaskData, TaskItem, load_jsonl, load_task, load_task_folder
+from taskvec.data import tasks as datasets
+from taskvec.data.tasks import PAPER_TASKS, TaskData, TaskItem, load_jsonl, load_task, load_task_folder
 from taskvec.errors import TaskvecDataError
-from taskvec.images import entity_image
+from taskvec.data.images import entity_image
 
 DOMAIN_TASKS = {"country": ("country-capital", "country-currency"), "animal": ("animal-latin", "animal-young"),
                 "food": ("food-color", "food-flavor")}

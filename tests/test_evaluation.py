@@ -6,7 +6,7 @@ import json
 import pytest
 
 from taskvec.cli import main
-from taskvec.eval_units import add_typos
+from taskvec.analysis.units import add_typos
 
 TASKS = "country-capital,food-color"
 SMALL = ["--limit-val", "4", "--limit-test", "4", "--seeds", "1", "--n-sets", "3", "--no-png"]
@@ -92,13 +92,13 @@ def test_additive_patch_row_and_its_definition(tmp_path):
     residual + (task vector - mean no-context residual of the other split's queries) at that layer."""
     import torch
 
-    from taskvec.activations import residuals
-    from taskvec.eval_units import Inputs, Unit, limited, resolve_task, run_unit
+    from taskvec.core.activations import residuals
+    from taskvec.analysis.units import Inputs, Unit, limited, resolve_task, run_unit
     from taskvec.models import load_model
-    from taskvec.patching import first_token_logits, make_patch
-    from taskvec.prompts import query_prompt
-    from taskvec.specs import TextExamples
-    from taskvec.vectors import extract
+    from taskvec.core.patching import first_token_logits, make_patch
+    from taskvec.core.prompts import query_prompt
+    from taskvec.core.specs import TextExamples
+    from taskvec.core.vectors import extract
 
     assert run_eval(tmp_path, "--additive", "--query", "text") == 0
     doc = json.loads((tmp_path / "results.json").read_text())
@@ -199,7 +199,7 @@ def test_bench_runs_and_prints_ratios(capsys):
 
 
 def test_bench_memory_child_measures_rss():
-    from taskvec.bench import memory_child
+    from taskvec.cli.bench import memory_child
 
     r = memory_child({"args": {"model": "tiny-random/llama", "layers": None, "hidden": 256, "n_sets": 2,
                                "device": "cpu"}, "op": "patch", "n": 5})

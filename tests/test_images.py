@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from taskvec import datasets
-from taskvec.flag_table import FLAG_TABLE
-from taskvec.images import FLAGS_DRAWN, ROOT, entity_image, flag_image
+from taskvec.data import tasks as datasets
+from taskvec.data.flag_table import FLAG_TABLE
+from taskvec.data.images import FLAGS_DRAWN, entity_image, flag_image
+from taskvec.data.resources import assets_dir, flags_dir
 
 # Official width:height of a handful of flags (from their flag laws).
 RATIOS = {"France": 3 / 2, "Germany": 5 / 3, "Japan": 3 / 2, "Switzerland": 1.0, "Denmark": 37 / 28,
@@ -107,12 +108,12 @@ def test_triangles_and_stars():
 
 
 def test_examples_and_list_match_the_drawn_flags():
-    folder = ROOT / "examples" / "flags"
+    folder = flags_dir()
     written = sorted(p.stem for p in folder.glob("*.png"))
     assert written == sorted(FLAGS_DRAWN)
     with Image.open(folder / "Japan.png") as im:
         assert im.size == flag_image("Japan").size
-    listed = (ROOT / "assets" / "images" / "FLAGS.md").read_text(encoding="utf-8")
+    listed = (assets_dir() / "images" / "FLAGS.md").read_text(encoding="utf-8")
     assert all(f"| {c} |" in listed for c in FLAGS_DRAWN)
 
 

@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from conftest import color_image, tiny_adapter
-from taskvec.activations import residuals
-from taskvec.hooks import hooked_modules, intervene
-from taskvec.models.tiny import TINY_FAMILIES
-from taskvec.patching import first_token_logits, generate, layer_sweep, make_patch, naive_sweep
-from taskvec.prompts import icl_prompt, query_prompt
+from taskvec.core.activations import residuals
+from taskvec.core.hooks import hooked_modules, intervene
+from taskvec.testing.tiny import TINY_FAMILIES
+from taskvec.core.patching import first_token_logits, generate, make_patch
+from taskvec.core.sweep import layer_sweep, naive_sweep
+from taskvec.core.prompts import icl_prompt, query_prompt
 
 VLMS = [f for f in TINY_FAMILIES if f not in ("llama", "mistral", "qwen2")]
 ATOL = 2e-4

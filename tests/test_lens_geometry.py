@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from conftest import color_image, tiny_adapter
-from taskvec.activations import context_embeddings, residuals
-from taskvec.lens import phase_curve, top1_distribution, top_k
-from taskvec.metrics import first_token_match
-from taskvec.projection import cosine_matrix, normalize, project, silhouette
-from taskvec.prompts import icl_prompt, query_prompt
-from taskvec.specs import Ensemble, ImageExamples, Instruction, TextExamples, example_sets
-from taskvec.vectors import cosine, extract
+from taskvec.core.activations import context_embeddings, residuals
+from taskvec.core.lens import phase_curve, top1_distribution, top_k
+from taskvec.core.metrics import first_token_match
+from taskvec.core.geometry import cosine_matrix, normalize, project, silhouette
+from taskvec.core.prompts import icl_prompt, query_prompt
+from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, example_sets
+from taskvec.core.vectors import cosine, extract
 
 PAIRS = (("France", "Paris"), ("Italy", "Rome"), ("Peru", "Lima"), ("Japan", "Tokyo"), ("Chile", "Santiago"))
 

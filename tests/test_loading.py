@@ -5,9 +5,9 @@ import torch
 
 from taskvec.errors import ModelLoadError
 from taskvec.models import load_model, resolve_dtype
-from taskvec.models.tiny import build_tiny
-from taskvec.patching import first_token_logits
-from taskvec.prompts import query_prompt
+from taskvec.testing.tiny import build_tiny
+from taskvec.core.patching import first_token_logits
+from taskvec.core.prompts import query_prompt
 
 
 @pytest.mark.parametrize("family", ["llama", "idefics3", "qwen2_vl", "llava"])

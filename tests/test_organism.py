@@ -126,7 +126,7 @@ def test_selfcheck_text_vector_patch_beats_prompting(organism):
 def test_suggested_layer_is_the_validated_one():
     import json
 
-    from taskvec.compare import suggested_layer
+    from taskvec.analysis.compare import suggested_layer
     from taskvec.models import load_model
     from taskvec.organism import ASSET_DIR
 
@@ -135,7 +135,7 @@ def test_suggested_layer_is_the_validated_one():
 
 
 def test_app_banner_states_what_the_organism_was_trained_for():
-    from taskvec.ui.runtime import ModelHost
+    from taskvec.app.host import ModelHost
 
     host = ModelHost()
     banner = host.load("organism")
@@ -151,7 +151,8 @@ def test_lens_phases_run_input_then_task_then_answer(kind):
     import re
 
     from taskvec.models import load_model
-    from taskvec.ui import library, views
+    from taskvec.app import library
+    from taskvec.analysis import views
 
     adapter = load_model("organism")
     for task in library.paper_tasks():

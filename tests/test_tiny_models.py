@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from taskvec.errors import ModelLoadError  # noqa: E402
-from taskvec.models.tiny import (  # noqa: E402
+from taskvec.testing.tiny import (  # noqa: E402
     TEXT_ONLY_FAMILIES,
     TINY_FAMILIES,
     TINY_LAYERS_PATH,

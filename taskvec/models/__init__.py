@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ..errors import ModelLoadError
-from .base import Adapter, Encoded
-from .families import ADAPTERS
+from taskvec.errors import ModelLoadError
+from taskvec.models.base import Adapter, Encoded
+from taskvec.models.families import ADAPTERS
 
 DEFAULT_REAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
 ORGANISM_NAMES = ("organism", "taskvec/organism")  # names that load the shipped organism
@@ -74,12 +74,12 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
     """Load ``name`` and wrap it in its family's adapter."""
     device = resolve_device(device)
     if name in ORGANISM_NAMES:
-        from ..organism import load_organism
+        from taskvec.organism import load_organism
 
         model, processor = load_organism(device=device)
         return ADAPTERS["taskvec-organism"](model, processor, "organism")
     if name.startswith("tiny-random/"):
-        from .tiny import build_tiny
+        from taskvec.testing.tiny import build_tiny
 
         family = name.split("/", 1)[1]
         model, processor = build_tiny(family)

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..errors import ContextLengthError, UnsupportedInputError
-from ..imageio import PAPER_WIDTH, resize_width
-from ..prompts import Prompt, find_delimiter, has_image
+from taskvec.errors import ContextLengthError, UnsupportedInputError
+from taskvec.data.imageio import PAPER_WIDTH, resize_width
+from taskvec.core.prompts import Prompt, find_delimiter, has_image
 
 
 def _get(obj: Any, path: str):

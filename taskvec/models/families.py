@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import UnsupportedInputError
-from ..prompts import Prompt
-from .base import Adapter, Encoded
+from taskvec.errors import UnsupportedInputError
+from taskvec.core.prompts import Prompt
+from taskvec.models.base import Adapter, Encoded
 
 
 class CausalLMAdapter(Adapter):

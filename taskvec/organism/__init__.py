@@ -11,10 +11,11 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from .modeling import OrganismConfig, OrganismForCausalLM
-from .processing import OrganismProcessor
+from taskvec.organism.modeling import OrganismConfig, OrganismForCausalLM
+from taskvec.organism.processing import OrganismProcessor
+from taskvec.data.resources import organism_dir
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "organism"
+ASSET_DIR = organism_dir()
 
 __all__ = ["ASSET_DIR", "OrganismConfig", "OrganismForCausalLM", "OrganismProcessor", "load_organism"]
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from transformers import BatchFeature, PreTrainedTokenizerFast
 
-from .tokenization import IMAGE, IMG_END, IMG_START, PATCH
+from taskvec.organism.tokenization import IMAGE, IMG_END, IMG_START, PATCH
 
 PROCESSOR_CONFIG = "processor_config.json"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .modeling import _attention_mask
+from taskvec.organism.modeling import _attention_mask
 
 N_SHOTS, N_PROMPTS = 5, 10
 
@@ -240,8 +240,8 @@ def format_table(r: dict) -> str:
 
 
 def main(argv=None):
-    from . import load_organism
-    from .world import load_world
+    from taskvec.organism import load_organism
+    from taskvec.organism.world import load_world
 
     p = argparse.ArgumentParser(description="Quick self-check of the organism.")
     p.add_argument("path", nargs="?", default=None)

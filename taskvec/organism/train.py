@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .modeling import OrganismConfig, OrganismForCausalLM, _attention_mask
-from .processing import OrganismProcessor
-from .tokenization import IMG_END, IMG_START, PATCH, build_tokenizer, split_words
-from .world import FACT_TEMPLATES, TASK_QUERY, World, load_world
+from taskvec.organism.modeling import OrganismConfig, OrganismForCausalLM, _attention_mask
+from taskvec.organism.processing import OrganismProcessor
+from taskvec.organism.tokenization import IMG_END, IMG_START, PATCH, build_tokenizer, split_words
+from taskvec.organism.world import FACT_TEMPLATES, TASK_QUERY, World, load_world
+from taskvec.data.resources import organism_dir
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "assets" / "organism"
+DEFAULT_OUT = organism_dir()
 
 
 @dataclass
@@ -396,7 +397,7 @@ def train(args: TrainArgs, out: Path, world: World | None = None) -> OrganismFor
     model.eval()
     save(model, proc, world, args, out, log, time.time() - t0)
     if args.selfcheck:
-        from .selfcheck import evaluate, format_table
+        from taskvec.organism.selfcheck import evaluate, format_table
 
         r = evaluate(model, proc, world)
         (out / "selfcheck.json").write_text(json.dumps(r, indent=1) + "\n")

@@ -106,7 +106,7 @@ def build_world(tasks: list, image_fn=None) -> World:
 
 def load_world() -> World:
     """The real world from ``taskvec.datasets`` (assets/tasks/*.json) and ``taskvec.images``."""
-    from taskvec import datasets
+    from taskvec.data import tasks as datasets
 
     tasks = []
     for task_id in datasets.PAPER_TASKS:
@@ -119,6 +119,6 @@ def load_world() -> World:
 
 def _paper_image(domain: str, name: str, size=None):
     """The project's drawing at its default size (224 wide, as the paper resized images)."""
-    from taskvec import images
+    from taskvec.data import images
 
     return images.entity_image(domain, name)

@@ -1,0 +1,125 @@
+"""UI fields -> typed inputs: specifications, queries, uploaded images and vectors.
+
+Every function raises a ``TaskvecError`` whose message the app shows as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from PIL import Image
+
+from taskvec.errors import ImageError, SpecError
+from taskvec.data.imageio import load_image
+from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, parse_examples
+
+MAX_EXAMPLES = 200  # more lines than this are almost surely a paste error
+UPLOAD_MAX_SIDE = 1024  # larger uploads are downscaled (the adapters resize to width 224 anyway)
+
+KINDS = ("text examples", "image examples", "instruction")
+
+
+def _path(f) -> str | None:
+    """A filepath from whatever gradio or gradio_client hands over (str, dict, FileData-like)."""
+    if f is None:
+        return None
+    if isinstance(f, (str, Path)):
+        return str(f)
+    if isinstance(f, dict):
+        return f.get("path") or f.get("name")
+    return getattr(f, "path", None) or getattr(f, "name", None)
+
+
+def read_image(f, what: str = "image") -> Image.Image:
+    """Load an uploaded image (refuses non-images and huge ones) and downscale big ones."""
+    p = _path(f)
+    if not p:
+        raise ImageError(f"No {what} uploaded.")
+    try:
+        im = load_image(p)
+    except ImageError as e:
+        raise ImageError(f"The {what}: {e}") from None
+    if max(im.size) > UPLOAD_MAX_SIDE:
+        im.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))
+    return im
+
+
+def text_examples(text: str) -> TextExamples:
+    spec = parse_examples(text or "")
+    if len(spec.pairs) > MAX_EXAMPLES:
+        raise SpecError(f"{len(spec.pairs)} examples is more than the app takes ({MAX_EXAMPLES}); "
+                        "5-30 examples are plenty for a task vector.")
+    return spec
+
+
+def image_examples(files: Sequence | None, answers: str) -> ImageExamples:
+    """Uploaded images with one answer per line, in upload order."""
+    files = [f for f in (files or []) if _path(f)]
+    labels = [a.strip() for a in (answers or "").split("\n") if a.strip()]
+    if not files:
+        raise SpecError("No example images: upload at least two images and type one answer per line.")
+    if len(files) > MAX_EXAMPLES:
+        raise SpecError(f"{len(files)} images is more than the app takes ({MAX_EXAMPLES}).")
+    if len(labels) != len(files):
+        raise SpecError(f"{len(files)} images but {len(labels)} answers: type exactly one answer per line, "
+                        "in the order of the uploaded images.")
+    images = [read_image(f, f"example image {i} ({Path(_path(f)).name})") for i, f in enumerate(files, 1)]
+    return ImageExamples(tuple(zip(images, labels)))
+
+
+def query(text: str | None, image=None):
+    """The query: an uploaded image if there is one, else the text."""
+    if _path(image):
+        return read_image(image, "query image")
+    if text is None or not str(text).strip():
+        raise SpecError("The query is empty: type a query such as 'Germany' or upload a query image.")
+    return str(text).strip()
+
+
+def build_spec(kind: str, examples: str = "", image_files=None, image_answers: str = "", instruction: str = ""):
+    """The main specification of the chosen kind."""
+    kind = (kind or "text examples").lower()
+    if kind == "text examples":
+        return text_examples(examples)
+    if kind == "image examples":
+        return image_examples(image_files, image_answers)
+    if kind == "instruction":
+        return Instruction(instruction or "")
+    raise SpecError(f"Unknown task kind {kind!r}; use one of {', '.join(KINDS)}.")
+
+
+def build_ensemble(weights: Sequence[float], examples: str = "", image_files=None, image_answers: str = "",
+                   instruction: str = "") -> Ensemble:
+    """An ensemble of every specification the user filled in, with weights (text, image, instruction)."""
+    w_text, w_image, w_instr = (float(w or 0) for w in weights)
+    parts, ws = [], []
+    if w_text > 0 and (examples or "").strip():
+        parts.append(text_examples(examples)); ws.append(w_text)
+    if w_image > 0 and image_files:
+        parts.append(image_examples(image_files, image_answers)); ws.append(w_image)
+    if w_instr > 0 and (instruction or "").strip():
+        parts.append(Instruction(instruction)); ws.append(w_instr)
+    if not parts:
+        raise SpecError("The ensemble is empty: fill in text examples, image examples or an instruction "
+                        "and give it a weight above 0.")
+    return Ensemble(tuple(parts), tuple(ws))
+
+
+def read_vector(f):
+    """A task vector uploaded as a .safetensors file written by the app or the CLI."""
+    from taskvec.core.vectors import TaskVector
+
+    p = _path(f)
+    if not p:
+        return None
+    if not p.endswith(".safetensors"):
+        raise SpecError(f"{Path(p).name} is not a .safetensors file; upload a task vector exported by taskvec.")
+    return TaskVector.load(p)
+
+
+def gallery_items(files, answers: str) -> list[tuple[str, str]]:
+    """(image path, caption) pairs for previewing example images with their answers."""
+    paths = [_path(f) for f in (files or []) if _path(f)]
+    labels = [a.strip() for a in (answers or "").split("\n") if a.strip()]
+    return [(p, labels[i] if i < len(labels) else "⚠ no answer yet") for i, p in enumerate(paths)]

@@ -1,0 +1,262 @@
+"""``python -m taskvec eval``: the paper's evaluation (Table 2, Fig. 6, Fig. 10, Tables 3, 9, 12).
+
+For each task and seed: No Context, Prompt, Random, and Patch at every layer on the
+validation split (one batched ``layer_sweep`` per query); the layer with the best mean
+validation accuracy over tasks is chosen per seed; test accuracy is read at that layer;
+tables average over seeds. Each finished (task, seed, setting) unit is a JSON file in
+``DIR/units`` and is loaded, not recomputed, when the command is run again.
+
+Bad input (unknown task, missing/empty data, missing image, image input on a text-only
+model) fails with one line before any forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from taskvec.errors import TaskvecError, UnsupportedInputError, VectorShapeError
+from taskvec.analysis.tables import format_table, modality_table, summarize, write_csv
+from taskvec.analysis.units import QUERIES, SPECS, Inputs, Unit, check_task, resolve_task, run_unit
+
+ALL_MODALITY_SPECS = ("text", "image", "instruction")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="Evaluate No Context / Prompt / Random / Patch on task datasets (paper Table 2)")
+    p.add_argument("--model", default="organism", help="HF id, local folder, 'organism' or 'tiny-random/<family>'")
+    p.add_argument("--source-model", default=None, help="extract vectors on this model (a base LLM) and patch into --model")
+    p.add_argument("--revision", default=None)
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--tasks", default=None, help="comma-separated task ids, .jsonl files or task folders (default: the six paper tasks)")
+    p.add_argument("--spec", choices=SPECS, default="text", help="how the task is specified (default text examples)")
+    p.add_argument("--query", choices=QUERIES, default="image", help="query modality (default image, as in Table 2)")
+    p.add_argument("--n-examples", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--n-sets", type=int, default=10, help="example sets averaged into each task vector")
+    p.add_argument("--limit-val", type=int, default=None, help="use only the first N validation items")
+    p.add_argument("--limit-test", type=int, default=None, help="use only the first N test items")
+    p.add_argument("--ensemble-sweep", default=None, metavar="N,N,...",
+                   help="instruction + N examples ensemble vs examples alone for each N (Fig. 6)")
+    p.add_argument("--all-modalities", action="store_true", help="every spec x query modality (Table 12)")
+    p.add_argument("--additive", action="store_true",
+                   help="also score the Additive Patch: query residual + (task vector - mean no-context residual)")
+    p.add_argument("--typos", type=int, default=0, metavar="K", help="K seeded character typos in each instruction (Table 9)")
+    p.add_argument("--out", default="eval_out", help="output folder (JSON, CSV, HTML; resumable)")
+    p.add_argument("--no-png", action="store_true", help="write HTML figures only")
+    p.set_defaults(func=cmd_eval)
+
+
+def plan_units(args, tasks: list[str]) -> list[Unit]:
+    """Every unit of work the options ask for, in a fixed order."""
+    settings = []  # (spec, query, n_examples)
+    if args.ensemble_sweep:
+        try:
+            ns = [int(x) for x in args.ensemble_sweep.split(",") if x.strip()]
+        except ValueError:
+            raise TaskvecError(f"--ensemble-sweep takes comma-separated integers like 1,2,5; got {args.ensemble_sweep!r}.") from None
+        if not ns or min(ns) < 1:
+            raise TaskvecError(f"--ensemble-sweep needs positive integers; got {args.ensemble_sweep!r}.")
+        settings += [(s, args.query, n) for n in ns for s in ("text", "ensemble")]
+    elif args.all_modalities:
+        settings += [(s, q, args.n_examples) for s in ALL_MODALITY_SPECS for q in QUERIES]
+    else:
+        settings.append((args.spec, args.query, args.n_examples))
+    if args.typos < 0:
+        raise TaskvecError(f"--typos must be >= 0; got {args.typos}.")
+    if args.typos and not any(s in ("instruction", "ensemble") for s, _, _ in settings):
+        raise TaskvecError("--typos changes instructions: use it with --spec instruction or ensemble, or --ensemble-sweep.")
+    if args.seeds < 1 or args.n_sets < 1:
+        raise TaskvecError(f"--seeds and --n-sets must be >= 1; got {args.seeds} and {args.n_sets}.")
+    for name, v in (("--limit-val", args.limit_val), ("--limit-test", args.limit_test)):
+        if v is not None and v < 2:
+            raise TaskvecError(f"{name} must be >= 2 (vectors for one split come from the other); got {v}.")
+    return [Unit(t, s, q, n, args.typos if s in ("instruction", "ensemble") else 0, seed, bool(args.additive))
+            for s, q, n in settings for seed in range(args.seeds) for t in tasks]
+
+
+def load_tasks(spec: str | None):
+    from taskvec.data.tasks import PAPER_TASKS
+
+    names = [t.strip() for t in (spec or ",".join(PAPER_TASKS)).split(",") if t.strip()]
+    if not names:
+        raise TaskvecError("--tasks is empty; give task ids such as country-capital,food-color.")
+    tasks = {}
+    for n in names:
+        task = resolve_task(n)
+        tasks[task.id] = task
+    return tasks
+
+
+def check_models(adapter, source, units: list[Unit]) -> None:
+    """Image support and vector compatibility, right after loading, before any forward."""
+    name = adapter.model_id or adapter.family
+    if not adapter.supports_images and any(u.query == "image" or u.spec == "image" for u in units):
+        raise UnsupportedInputError(f"{name} is a text-only model and cannot take images; "
+                                    "use --query text --spec text|instruction, or a vision-language model.")
+    if source is None:
+        return
+    sname = source.model_id or source.family
+    if not source.supports_images and any(u.spec == "image" for u in units):
+        raise UnsupportedInputError(f"--source-model {sname} is text-only and cannot read image examples; "
+                                    "use --spec text or instruction.")
+    if (source.hidden_size, source.n_layers) != (adapter.hidden_size, adapter.n_layers):
+        raise VectorShapeError(
+            f"--source-model {sname} has {source.n_layers} layers x {source.hidden_size} but {name} has "
+            f"{adapter.n_layers} x {adapter.hidden_size}; vectors transfer only between a base LLM and the VLM built on it.")
+
+
+def model_files(name: str | None) -> list:
+    """Size and mtime of a local model's weight files, so new weights are never mixed with old units."""
+    from taskvec.models import ORGANISM_NAMES
+
+    if not name:
+        return []
+    folder = None
+    if name in ORGANISM_NAMES:
+        from taskvec.organism import ASSET_DIR
+
+        folder = ASSET_DIR
+    elif os.path.isdir(name):
+        folder = Path(name)
+    if folder is None:
+        return []  # hub ids: --revision pins them
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.glob("*"))
+            if p.suffix in (".safetensors", ".bin", ".json")]
+
+
+def _unit_done(path: Path, unit: Unit, fingerprint: dict) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # a half-written file: recompute
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+def cmd_eval(args) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from taskvec.models import load_model
+
+    tasks = load_tasks(args.tasks)  # data errors before any model work
+    units = plan_units(args, list(tasks))
+    for u in {(u.task, u.spec, u.query, u.n_examples) for u in units}:
+        check_task(tasks[u[0]], u[1], u[2], u[3], args.limit_val, args.limit_test)
+    out = Path(args.out)
+    (out / "units").mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
+    fingerprint = {"model": args.model, "revision": args.revision, "source_model": args.source_model,
+                   "n_sets": args.n_sets, "limit_val": args.limit_val, "limit_test": args.limit_test,
+                   "model_files": model_files(args.model), "source_files": model_files(args.source_model)}
+    results, todo = {}, []
+    for u in units:
+        done = _unit_done(out / "units" / f"{u.key}.json", u, fingerprint)
+        if done is not None:
+            results[u] = done
+        else:
+            todo.append(u)
+    print(f"eval: {len(units)} units ({len(units) - len(todo)} loaded from {out / 'units'}, {len(todo)} to compute)")
+    adapter = source = None
+    if todo:
+        adapter = load_model(args.model, args.revision, args.dtype, args.device)
+        source = load_model(args.source_model, None, args.dtype, args.device) if args.source_model else None
+        check_models(adapter, source, todo)
+        if adapter.meaningless_weights:
+            print("NOTE: tiny random weights -- accuracies are meaningless; this checks mechanics only.")
+        inputs = {t: Inputs(tasks[t]) for t in tasks}
+        n_queries = sum(sum(1 for _ in _queries(tasks[u.task], args)) for u in todo)
+        t0 = time.time()
+        with tqdm(total=n_queries, desc="eval queries", unit="q", mininterval=1.0) as bar:
+            for u in todo:
+                bar.set_postfix_str(f"{u.task} {u.spec}->{u.query} N={u.n_examples} seed={u.seed}")
+                res = run_unit(adapter, tasks[u.task], u, args.n_sets, args.limit_val, args.limit_test,
+                               source, inputs[u.task], progress=lambda: bar.update(1))
+                res["fingerprint"] = fingerprint
+                path = out / "units" / f"{u.key}.json"
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(res))
+                tmp.replace(path)  # atomic: a killed run never leaves a half-written unit
+                results[u] = res
+        print(f"computed {len(todo)} units in {time.time() - t0:.1f} s")
+    report(args, tasks, units, results, adapter)
+    return 0
+
+
+def _queries(task, args):
+    from taskvec.analysis.units import limited
+
+    val, test = limited(task, args.limit_val, args.limit_test)
+    return val + test
+
+
+def report(args, tasks, units, results, adapter) -> None:
+    """Summaries per setting -> printed tables, results.json, results.csv, figures."""
+    from taskvec.plot import figures as F
+
+    task_ids = list(tasks)
+    groups: dict[str, list[Unit]] = {}
+    for u in units:
+        groups.setdefault(u.group, []).append(u)
+    src = args.source_model
+    summaries = {g: summarize([results[u] for u in us], task_ids, src) for g, us in groups.items()}
+    out = Path(args.out)
+    model_note = f"{args.model}" + (" (tiny random weights: meaningless numbers)" if args.model.startswith("tiny-random/") else "")
+    for g, s in summaries.items():
+        title = (f"[{g}] test accuracy, {s['n_test']} test / {s['n_val']} val per task, seeds {s['seeds']}, "
+                 f"layer per seed {s['best_layer_per_seed']}"
+                 + (f" (additive: {s['best_additive_layer_per_seed']})" if "best_additive_layer_per_seed" in s else "")
+                 + (" (case-insensitive)" if s["case_insensitive"] else ""))
+        print()
+        print(format_table(s, task_ids, title))
+        if "cosine" in s:
+            cos = s["cosine"]["Avg"]
+            print(f"cosine({src} vs {args.model}) per layer, avg over tasks: " + " ".join(f"{c:.2f}" for c in cos))
+        curves = {**s["val_curves"], "Avg": s["val_curve_avg"]}
+        prm = {**s["val_prompt"], "Avg": sum(s["val_prompt"].values()) / len(s["val_prompt"])}
+        nctx = {**s["val_no_context"], "Avg": sum(s["val_no_context"].values()) / len(s["val_no_context"])}
+        fig = F.sweep_figure(curves, prm, nctx, s["chosen_layer"],
+                             title=f"Patch accuracy per layer on validation — {g}", note=model_note)
+        F.save_figure(fig, out / f"sweep_{g}", png=not args.no_png)
+        if "cosine" in s:
+            F.save_figure(F.cosine_figure(s["cosine"], title=f"Cosine: {src} vs {args.model} task vectors — {g}",
+                                          note=model_note), out / f"cosine_{g}", png=not args.no_png)
+    extra = {}
+    if args.ensemble_sweep:
+        extra["ensemble_sweep"] = _ensemble_sweep(summaries, out, args, model_note)
+    if args.all_modalities:
+        extra["modalities"] = modality_table(summaries)
+        print("\nAll modalities (Avg over tasks, test):")
+        for k, v in extra["modalities"].items():
+            print(f"  {k:<36} Prompt {v['Prompt']:.2f}  Patch {v['Patch']:.2f}  (layer {v['layer']})")
+    doc = {"config": {k: v for k, v in vars(args).items() if k != "func"}, "tasks": task_ids,
+           "model": adapter.describe() if adapter is not None else {"model": args.model},
+           "summaries": summaries, **extra}
+    (out / "results.json").write_text(json.dumps(doc, indent=1))
+    write_csv(out / "results.csv", summaries, task_ids)
+    print(f"\nwrote {out / 'results.json'}, {out / 'results.csv'} and figures in {out}")
+
+
+def _ensemble_sweep(summaries, out, args, note) -> dict:
+    from taskvec.plot import figures as F
+
+    ns = sorted({s["n_examples"] for s in summaries.values()})
+    curves = {"Text Examples Patch": [], "Ensemble Patch (instruction + examples)": [],
+              "Text Examples Prompt": [], "Ensemble Prompt": []}
+    for n in ns:
+        t = next(s for s in summaries.values() if s["n_examples"] == n and s["spec"] == "text")
+        e = next(s for s in summaries.values() if s["n_examples"] == n and s["spec"] == "ensemble")
+        curves["Text Examples Patch"].append(t["table"]["Text Examples Patch"]["Avg"])
+        curves["Ensemble Patch (instruction + examples)"].append(e["table"]["Ensemble Patch"]["Avg"])
+        curves["Text Examples Prompt"].append(t["table"]["Text Examples Prompt"]["Avg"])
+        curves["Ensemble Prompt"].append(e["table"]["Ensemble Prompt"]["Avg"])
+    print("\nEnsemble sweep (Avg test accuracy):  N = " + " ".join(f"{n:>5}" for n in ns))
+    for k, v in curves.items():
+        print(f"  {k:<40} " + " ".join(f"{x:5.2f}" for x in v))
+    F.save_figure(F.ensemble_figure(ns, curves, note=note), out / "ensemble_sweep", png=not args.no_png)
+    return {"n": ns, "curves": curves}

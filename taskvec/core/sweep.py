@@ -1,0 +1,132 @@
+"""Patch a query at every layer: the batched ``layer_sweep`` and its reference ``naive_sweep``.
+
+``layer_sweep`` computes the first-token distribution for a patch at every layer in one
+batched step that reuses the query prefix's KV cache and recomputes only the positions
+from the delimiter on; ``naive_sweep`` is one full forward per layer (tests, benchmark).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from taskvec.core.hooks import Patch, check_layer, intervene
+from taskvec.core.patching import check_vector, first_token_logits, make_patch
+from taskvec.core.prompts import Prompt
+from taskvec.errors import VectorShapeError
+from taskvec.models.base import Adapter
+
+
+@dataclass
+class Sweep:
+    """First-token distributions of a query patched at each of ``layers``.
+
+    ``logits``: (n_layers_swept, V) float32; ``layers``: residual layer of each row.
+    """
+
+    layers: list[int]
+    logits: torch.Tensor
+
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, -1)  # (N, V)
+
+    def prob_of(self, token_id: int) -> list[float]:
+        return self.probs()[:, token_id].tolist()
+
+
+def _sweep_args(adapter: Adapter, vectors: torch.Tensor, layers: Sequence[int] | None):
+    """Checked layers to sweep and the (L+1, D) vector of each residual layer."""
+    check_vector(adapter, vectors, "sweep vectors")
+    L = adapter.n_layers
+    layers = list(range(L + 1)) if layers is None else [check_layer(l, L) for l in layers]
+    per_layer = vectors if vectors.dim() == 2 else vectors.expand(L + 1, -1)
+    if per_layer.shape[0] != L + 1:
+        raise VectorShapeError(f"Sweep vectors must be (L+1={L + 1}, D); got {tuple(vectors.shape)}.")
+    return layers, per_layer
+
+
+def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
+                mode: str = "replace", scale: float = 1.0, max_batch: int = 64) -> Sweep:
+    """Patch ``vectors[l]`` at layer l (for every l in ``layers``) at the query's delimiter.
+
+    ``vectors``: (L+1, D), one vector per residual layer (a task vector), or (D,) for the
+    same vector everywhere. One prefix pass (tokens before the delimiter) fills a KV
+    cache; the cache is repeated once per swept layer and one batched pass computes the
+    tokens from the delimiter on, row i patched at layer ``layers[i]``. Families that take a
+    4-D attention mask (``adapter.packed_sweep``) instead lay the copies side by side in one
+    row over the shared prefix cache, so nothing is copied. ``max_batch`` bounds the copies
+    per pass.
+    """
+    layers, per_layer = _sweep_args(adapter, vectors, layers)
+    enc = adapter.encode([prompt])
+    d, end = int(enc.delimiters[0]), int(enc.lengths[0])
+    pos_ids = adapter.position_ids(enc)  # None or (..., 1, T)
+    with torch.no_grad():
+        prefix_cache = None
+        if d > 0:
+            pre = adapter.slice_positions(enc, 0, d)
+            if pos_ids is not None:
+                pre["position_ids"] = pos_ids[..., :d]
+            prefix_cache = adapter.model(**pre, use_cache=True).past_key_values
+        chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
+        if adapter.packed_sweep and prefix_cache is not None:
+            logits = [_sweep_packed(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale)
+                      for chunk in chunks]
+        else:
+            logits = [_sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale,
+                                  copy_cache=len(chunks) > 1) for chunk in chunks]
+    return Sweep(layers, torch.cat(logits))
+
+
+def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode, scale):
+    """All patched copies of the suffix side by side in ONE row over the shared prefix cache.
+
+    Copy i (tokens ``end - d`` long) sees the prefix and itself only (a 4-D additive mask),
+    has the suffix's own position ids, and is patched at layer ``layers[i]``; no cache copies.
+    """
+    n, s = len(layers), end - d
+    step = {k: v.repeat(1, n) for k, v in adapter.slice_positions(enc, d, end).items() if k != "attention_mask"}
+    blocks = torch.block_diag(*[torch.ones(s, s).tril()] * n).bool()  # (n*s, n*s): each copy attends to itself
+    allowed = torch.cat([torch.ones(n * s, d, dtype=torch.bool), blocks], 1)  # (n*s, d + n*s)
+    mask = torch.zeros(allowed.shape, dtype=adapter.dtype).masked_fill(~allowed, torch.finfo(adapter.dtype).min)
+    step["attention_mask"] = mask[None, None].to(adapter.device)  # (1, 1, n*s, d + n*s)
+    if pos_ids is not None:
+        step["position_ids"] = pos_ids[..., d:end].repeat(*([1] * (pos_ids.dim() - 1)), n)
+    else:
+        step["position_ids"] = torch.arange(d, end, device=adapter.device).repeat(n)[None]  # (1, n*s)
+    patches = [Patch(l, i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
+    try:
+        with intervene(adapter.decoder_layers, patches=patches):
+            out = adapter.model(**step, past_key_values=cache, use_cache=True)
+    finally:
+        cache.crop(-n * s)  # back to the prefix for the next chunk
+    last = torch.arange(n, device=out.logits.device) * s + s - 1
+    return out.logits[0, last].float().cpu()  # (n, V)
+
+
+def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, mode, scale, copy_cache):
+    """One batched pass over the tokens from the delimiter on, row i patched at ``layers[i]``."""
+    n = len(layers)
+    cache = prefix_cache
+    if cache is not None:
+        cache = copy.deepcopy(cache) if copy_cache else cache
+        cache.batch_repeat_interleave(n)
+    step = adapter.slice_positions(enc, d, end, rows=n)
+    if pos_ids is not None:
+        step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
+    patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i])) for i, l in enumerate(layers)]
+    with intervene(adapter.decoder_layers, patches=patches):
+        out = adapter.model(**step, past_key_values=cache, use_cache=cache is not None)
+    return out.logits[:, -1].float().cpu()  # (n, V)
+
+
+def naive_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,
+                mode: str = "replace", scale: float = 1.0) -> Sweep:
+    """The reference: one full forward per layer (for tests and the benchmark)."""
+    layers, per_layer = _sweep_args(adapter, vectors, layers)
+    rows = [first_token_logits(adapter, prompt, lambda enc, l=l: [make_patch(adapter, enc, per_layer[l], l, mode, scale)])
+            for l in layers]
+    return Sweep(layers, torch.stack(rows).cpu())

@@ -1,0 +1,104 @@
+"""Task vectors: extraction from any specification, ensembles, save and load.
+
+The task vector of a specification at layer l is the residual stream at the delimiter
+``:`` of the last ``A:`` (the answer the model must give next), averaged over K example
+sets that never contain their own query (paper Sec. 3.2; Hendel et al. 2023).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from taskvec.core.activations import residuals
+from taskvec.errors import VectorShapeError
+from taskvec.models.base import Adapter
+from taskvec.core.prompts import PAPER_TEMPLATE, Template, text_of
+from taskvec.core.specs import Ensemble, Spec, describe, spec_prompts
+
+
+@dataclass
+class TaskVector:
+    """Per-layer task vectors of one specification.
+
+    ``vectors``: (L+1, D) the mean over example sets; ``per_set``: (K, L+1, D), one row
+    per extraction prompt; ``meta``: model, spec description, modality, sampling.
+    """
+
+    vectors: torch.Tensor
+    per_set: torch.Tensor
+    meta: dict = field(default_factory=dict)
+    prompts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.vectors.dim() != 2:
+            raise VectorShapeError(f"Task vectors are (L+1, D); got {tuple(self.vectors.shape)}.")
+        if self.per_set.dim() != 3 or self.per_set.shape[1:] != self.vectors.shape:
+            raise VectorShapeError(f"per_set must be (K, L+1, D) matching {tuple(self.vectors.shape)}; "
+                                   f"got {tuple(self.per_set.shape)}.")
+
+    @property
+    def n_layers(self) -> int:
+        return self.vectors.shape[0] - 1
+
+    @property
+    def hidden_size(self) -> int:
+        return self.vectors.shape[1]
+
+    def at(self, layer: int) -> torch.Tensor:
+        return self.vectors[layer]  # (D,)
+
+    def save(self, path: str | Path, layer: int | None = None) -> Path:
+        """Write safetensors with the metadata; ``layer`` records the suggested patch layer."""
+        meta = {k: json.dumps(v) for k, v in {**self.meta, "layer": layer, "prompts": self.prompts[:50]}.items()}
+        path = Path(path)
+        save_file({"vectors": self.vectors.contiguous(), "per_set": self.per_set.contiguous()}, str(path), metadata=meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TaskVector":
+        from safetensors import safe_open
+
+        try:
+            tensors = load_file(str(path))
+            with safe_open(str(path), "pt") as f:
+                raw = f.metadata() or {}
+        except Exception as e:  # safetensors raises several types on a bad file
+            raise VectorShapeError(f"{path}: not a taskvec .safetensors file ({e}). Export one from taskvec first.") from None
+        if "vectors" not in tensors:
+            raise VectorShapeError(f"{path}: no 'vectors' tensor; expected a file written by TaskVector.save.")
+        meta = {k: json.loads(v) for k, v in raw.items()}
+        prompts = meta.pop("prompts", [])
+        per_set = tensors.get("per_set", tensors["vectors"][None])
+        return cls(tensors["vectors"], per_set, meta, prompts)
+
+
+def extract(adapter: Adapter, spec: Spec, n_examples: int = 5, n_sets: int = 10, seed: int = 0,
+            queries=None, template: Template = PAPER_TEMPLATE, batch_size: int = 8, progress=None) -> TaskVector:
+    """The task vector of ``spec`` at every layer (an ensemble: weighted mean of its parts)."""
+    if isinstance(spec, Ensemble):
+        parts = [extract(adapter, p, n_examples, n_sets, seed, queries, template, batch_size) for p in spec.parts]
+        w = torch.tensor(spec.weights, dtype=torch.float32)
+        w = w / w.sum()
+        vec = sum(wi * p.vectors for wi, p in zip(w, parts))
+        per_set = torch.cat([p.per_set for p in parts])
+        prompts = [s for p in parts for s in p.prompts]
+    else:
+        prompts_ = spec_prompts(spec, n_examples, n_sets, seed, template, queries)
+        res = residuals(adapter, prompts_, batch_size=batch_size, progress=progress)
+        per_set = res.at_delimiter  # (K, L+1, D)
+        vec = per_set.mean(0)
+        prompts = [text_of(p) for p in prompts_]
+    meta = {"model": adapter.model_id, "revision": adapter.revision, "family": adapter.family,
+            "spec": describe(spec), "modality": spec.modality, "n_examples": n_examples,
+            "n_sets": n_sets, "seed": seed}
+    return TaskVector(vec, per_set, meta, prompts)
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity along the last dim: (..., D) x (..., D) -> (...)."""
+    return torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1)
