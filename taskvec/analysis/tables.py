@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from statistics import mean, pstdev
 
-from taskvec.analysis.units import SPEC_NAMES
+from taskvec.analysis.protocol import SPEC_NAMES
 
 
 def _acc(flags) -> float:

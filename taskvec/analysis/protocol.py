@@ -1,0 +1,190 @@
+"""The paper's protocol in one place: case rule, metric, splits, demonstrations, scoring a query.
+
+Every number taskvec shows about patch accuracy comes from ``score_split``: the eval's units,
+the app's layer sweep and the organism's self-check. The rules:
+
+- **Metric**: greedy first token vs the label; correct if one is a prefix of the other after
+  stripping (``core.metrics.first_token_match``).
+- **Case rule**: case-insensitive for instruction and ensemble specifications (the paper's
+  instruction experiments), case-sensitive for examples. ``correct`` applies it everywhere.
+- **Splits**: a task's own val/test split (paper tasks: 30/100; user data without a split
+  column: a stable hash split, ``data.tasks.default_split``). Queries of one split get their
+  task vector and their Prompt demonstrations from the *other* split, so a query is never
+  among its own examples.
+- **Demonstrations** for the Prompt baseline: N drawn per query with
+  ``random.Random(f"prompt-{seed}-{split}-{index}")`` from the other split.
+- **Task vector**: ``core.vectors.extract`` over ``n_sets`` example sets of the other split.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import torch
+
+from taskvec.analysis.compare import spec_with_query
+from taskvec.core.activations import residuals
+from taskvec.core.metrics import first_token_match
+from taskvec.core.patching import first_token_logits
+from taskvec.core.prompts import query_prompt
+from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, majority_answer
+from taskvec.core.sweep import layer_sweep
+from taskvec.core.vectors import cosine, extract
+from taskvec.data.images import DOMAINS
+from taskvec.data.tasks import TaskData, TaskItem
+from taskvec.errors import SpecError, TaskvecDataError
+from taskvec.models.base import Adapter
+
+SPEC_NAMES = {"text": "Text Examples", "image": "Image Examples", "instruction": "Instruction", "ensemble": "Ensemble"}
+SPECS = tuple(SPEC_NAMES)
+QUERIES = ("text", "image")
+SPLITS = ("val", "test")
+
+
+def case_insensitive(spec: str) -> bool:
+    """The one case rule: instruction and ensemble specifications are scored case-insensitively."""
+    return spec in ("instruction", "ensemble")
+
+
+def correct(prediction: str, label: str, spec: str) -> bool:
+    """The paper's metric under the case rule of ``spec`` (text, image, instruction, ensemble)."""
+    return first_token_match(prediction, label, case_insensitive=case_insensitive(spec))
+
+
+def other(split: str) -> str:
+    return "test" if split == "val" else "val"
+
+
+def limited(task: TaskData, limit_val=None, limit_test=None) -> tuple[list, list]:
+    """The task's val and test items, each optionally cut to its first N."""
+    val, test = task.split("val"), task.split("test")
+    return (val[:limit_val] if limit_val else val), (test[:limit_test] if limit_test else test)
+
+
+def demonstrations(pairs: Sequence, n: int, seed: int, split: str, index: int) -> list:
+    """The Prompt baseline's N demonstrations for query ``index`` of ``split`` (seeded per query)."""
+    return random.Random(f"prompt-{seed}-{split}-{index}").sample(list(pairs), min(n, len(pairs)))
+
+
+def can_show_images(task: TaskData) -> bool:
+    """Image queries/examples need image files or a domain the project draws (countries, animals, foods)."""
+    return task.has_images or task.domain in DOMAINS
+
+
+class Inputs:
+    """Text or image inputs of a task's items (each image drawn once per ``Inputs``)."""
+
+    def __init__(self, task: TaskData):
+        self.task, self._images = task, {}
+
+    def __call__(self, item: TaskItem, modality: str):
+        if modality == "text":
+            return item.input
+        if not can_show_images(self.task):
+            raise TaskvecDataError(f"Task {self.task.id!r} has no images and domain {self.task.domain!r} has no "
+                                   "drawings; use text queries and text examples, or give image files in its data.")
+        if item.input not in self._images:
+            self._images[item.input] = self.task.image(item)
+        return self._images[item.input]
+
+
+def make_spec(kind: str, pairs, instruction: str = ""):
+    """A specification of ``kind`` (text, image, instruction, ensemble = instruction + text examples)."""
+    if kind == "text":
+        return TextExamples(tuple(pairs))
+    if kind == "image":
+        return ImageExamples(tuple(pairs))
+    if kind == "instruction":
+        return Instruction(instruction)
+    if kind == "ensemble":
+        return Ensemble((TextExamples(tuple(pairs)), Instruction(instruction)), (1.0, 1.0))
+    raise SpecError(f"Unknown specification {kind!r}; use one of {', '.join(SPECS)}.")
+
+
+def pairs_of(inputs: Inputs, items: Sequence[TaskItem], kind: str) -> list:
+    """(input, answer) pairs of ``items``, the input as an image for image specifications."""
+    return [(inputs(it, "image" if kind == "image" else "text"), it.answer) for it in items]
+
+
+def spec_for(task: TaskData, kind: str, items: Sequence[TaskItem], inputs: Inputs | None = None,
+             instruction: str | None = None):
+    """The specification of ``task`` built from ``items`` (an instruction ignores them)."""
+    if kind in ("instruction", "ensemble") and not (instruction or task.instruction).strip():
+        raise SpecError(f"Task {task.id!r} has no instruction; use text or image examples, or add one to its data.")
+    return make_spec(kind, pairs_of(inputs or Inputs(task), items, kind), instruction or task.instruction)
+
+
+def score_query(adapter: Adapter, query, answer: str, spec: str, demo_spec, vectors: torch.Tensor,
+                source_vectors: torch.Tensor | None = None, additive_vectors: torch.Tensor | None = None) -> dict:
+    """One query under every method: No Context, Prompt (``demo_spec`` + query), Random, Patch per layer.
+
+    ``vectors``: (L+1, D), patched at each residual layer (one batched sweep). Returns the
+    predictions (decoded greedy first tokens) and their correctness under ``spec``'s case rule.
+    """
+    qp = query_prompt(query)
+
+    def pred(logits: torch.Tensor) -> str:
+        return adapter.decode_token(int(logits.argmax()))
+
+    def sweep(vec: torch.Tensor, mode: str = "replace") -> list[str]:
+        return [adapter.decode_token(int(t)) for t in layer_sweep(adapter, qp, vec, mode=mode).logits.argmax(-1)]
+
+    no_ctx = pred(first_token_logits(adapter, qp))
+    prompt = pred(first_token_logits(adapter, spec_with_query(demo_spec, query)))
+    rand = majority_answer(demo_spec) if spec in ("text", "image") else None
+    patch = sweep(vectors)  # (L+1,) predictions
+    row = {"no_context": no_ctx, "no_context_ok": correct(no_ctx, answer, spec), "prompt": prompt,
+           "prompt_ok": correct(prompt, answer, spec), "random": rand,
+           "random_ok": bool(rand) and correct(rand, answer, spec),
+           "patch": patch, "patch_ok": [correct(p, answer, spec) for p in patch]}
+    if source_vectors is not None:
+        src = sweep(source_vectors)
+        row.update(source_patch=src, source_patch_ok=[correct(p, answer, spec) for p in src])
+    if additive_vectors is not None:
+        add = sweep(additive_vectors, "add")
+        row.update(additive_patch=add, additive_patch_ok=[correct(p, answer, spec) for p in add])
+    return row
+
+
+def score_split(adapter: Adapter, task: TaskData, spec: str, query: str, split: str, *, n_examples: int = 5,
+                n_sets: int = 10, seed: int = 0, limit_val: int | None = None, limit_test: int | None = None,
+                instruction: str | None = None, inputs: Inputs | None = None, source: Adapter | None = None,
+                additive: bool = False, progress=None) -> dict:
+    """Score every query of ``split`` (vectors and demonstrations from the other split).
+
+    Returns ``{"items": [row per query], "vector_norm": (L+1,), "cosine"?: (L+1,)}`` with each
+    row as ``score_query`` plus ``input`` and ``answer``: the eval's unit format.
+    """
+    inputs = inputs or Inputs(task)
+    val, test = limited(task, limit_val, limit_test)
+    queries, pool = (val, test) if split == "val" else (test, val)
+    instruction = task.instruction if instruction is None else instruction
+    pairs = pairs_of(inputs, pool, spec)
+    tv = extract(adapter, make_spec(spec, pairs, instruction), n_examples, n_sets, seed).vectors  # (L+1, D)
+    out = {"items": [], "vector_norm": tv.norm(dim=-1).tolist()}
+    add_vec = None
+    if additive:  # task vector minus the mean no-context residual of the *other* split's queries
+        base = residuals(adapter, [query_prompt(inputs(it, query)) for it in pool]).at_delimiter.mean(0)
+        add_vec = tv - base.to(tv.device, tv.dtype)  # (L+1, D)
+    src_tv = None
+    if source is not None:
+        src_tv = extract(source, make_spec(spec, pairs, instruction), n_examples, n_sets, seed).vectors  # (L+1, D)
+        out["cosine"] = cosine(src_tv, tv).tolist()  # (L+1,)
+    for i, item in enumerate(queries):
+        demo_spec = make_spec(spec, demonstrations(pairs, n_examples, seed, split, i), instruction)
+        row = score_query(adapter, inputs(item, query), item.answer, spec, demo_spec, tv, src_tv, add_vec)
+        out["items"].append({"input": item.input, "answer": item.answer, **row})
+        if progress is not None:
+            progress()
+    return out
+
+
+def layer_accuracy(items: Sequence[dict], key: str = "patch_ok") -> list[float]:
+    """Per-layer accuracy over scored items (rows of ``score_split``)."""
+    n_layers = len(items[0][key])
+    return [sum(bool(it[key][l]) for it in items) / len(items) for l in range(n_layers)]
+
+
+def accuracy(items: Sequence[dict], key: str) -> float:
+    return sum(bool(it[key]) for it in items) / len(items) if items else float("nan")
