@@ -48,8 +48,8 @@ def build_random_llama(n_layers: int, hidden: int = 256):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from taskvec.models.families import ADAPTERS
-    from taskvec.testing.tiny import build_tiny
+    from taskvec.models.registry import adapter_for
+    from taskvec.testing import build_tiny
 
     _, tok = build_tiny("llama")
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
@@ -58,7 +58,7 @@ def build_random_llama(n_layers: int, hidden: int = 256):
                       eos_token_id=tok.eos_token_id)
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg).eval()
-    return ADAPTERS["llama"](model, tok, f"random-llama-{n_layers}L-h{hidden}", meaningless_weights=True)
+    return adapter_for("llama")(model, tok, f"random-llama-{n_layers}L-h{hidden}", meaningless_weights=True)
 
 
 def _load(args):

@@ -144,8 +144,11 @@ class Adapter:
 
     # ---- tokens -------------------------------------------------------------
     def decode_token(self, token_id: int) -> str:
+        """One token's text; "" for an id past the tokenizer (a padded embedding matrix), whose
+        decode would be an empty token list, on which some decoders (a ``Strip`` step) panic."""
         if token_id not in self._decoded:
-            self._decoded[token_id] = self.tokenizer.decode([token_id])
+            ok = 0 <= token_id < len(self.tokenizer)
+            self._decoded[token_id] = self.tokenizer.decode([token_id]) if ok else ""
         return self._decoded[token_id]
 
     def token_id(self, text: str) -> int:

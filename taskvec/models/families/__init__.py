@@ -1,0 +1,17 @@
+"""One module per model family: its adapter, model types, loading facts, suggested checkpoints
+and tiny random-weight build. Each module registers itself with ``taskvec.models.registry``.
+
+``FAMILY_MODULES`` lists them in display order (the model picker, ``TINY_FAMILIES``); a test
+checks that it names every module in this folder.
+"""
+
+FAMILY_MODULES: tuple[str, ...] = (
+    "idefics3",
+    "idefics2",
+    "llava",
+    "llava_onevision",
+    "qwen2_vl",
+    "fuyu",
+    "gemma3",
+    "causal_lm",
+)

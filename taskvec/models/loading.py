@@ -1,0 +1,131 @@
+"""Model loading: a Hugging Face id or local folder, a tiny random model, or a plugin's name.
+
+``load_model(name)`` returns the family's adapter. Names:
+- a name registered by a plugin (``organism``: the project's trained offline model);
+- ``tiny-random/<model_type>``: a tiny random-weight model of a family (meaningless weights);
+- any Hugging Face id or local folder of a supported family (found by ``config.model_type``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from taskvec.errors import ModelLoadError
+from taskvec.models import registry
+from taskvec.models.base import Adapter
+
+DEFAULT_REAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
+TINY_PREFIX = "tiny-random/"
+
+
+def _adapter_for(model_type: str, name: str) -> type[Adapter]:
+    cls = registry.adapter_for(model_type)
+    if cls is None:
+        raise ModelLoadError(
+            f"{name}: architecture {model_type!r} is not supported. Supported families: "
+            f"{', '.join(registry.supported_families())}. Try e.g. {DEFAULT_REAL_MODEL}."
+        )
+    return cls
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in table:
+        raise ModelLoadError(f"Unknown dtype {dtype!r}; use one of auto, {', '.join(table)}.")
+    return table[dtype]
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def build_tiny(family: str, seed: int = 0) -> tuple[Any, Any]:
+    """(model in eval mode, fp32, on CPU; processor for VLMs or tokenizer for text-only LMs).
+
+    ``family`` is a model type (``registry.model_types()``). Random weights seeded by ``seed``,
+    built offline in well under 2 s. Raises ModelLoadError for an unknown family.
+    """
+    fam = registry.family_for(family)
+    if fam is None:
+        raise ModelLoadError(
+            f"No tiny model for family {family!r}. Available families: {', '.join(registry.model_types())}."
+        )
+    try:
+        return fam.build_tiny(family, seed)
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"Cannot build the tiny {family} model: a package is missing ({exc}). "
+            "Install the project's requirements (pip install -r requirements.txt)."
+        ) from exc
+
+
+def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype = "auto", device: str = "auto",
+               quantization: str | None = None) -> Adapter:
+    """Load ``name`` and wrap it in its family's adapter."""
+    device = resolve_device(device)
+    loader = registry.named_loader(name)
+    if loader is not None:
+        return loader.load(name, device)
+    if name.startswith(TINY_PREFIX):
+        model, processor = build_tiny(name[len(TINY_PREFIX):])
+        cls = _adapter_for(model.config.model_type, name)
+        return cls(model.to(device), processor, name, meaningless_weights=True)
+    return _load_hf(name, revision, resolve_dtype(dtype, device), device, quantization)
+
+
+def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, quantization: str | None) -> Adapter:
+    import transformers as tf
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        config = tf.AutoConfig.from_pretrained(name, revision=revision)
+    except (OSError, ValueError) as e:
+        where = "a local folder" if os.path.isdir(name) else "the Hugging Face hub"
+        raise ModelLoadError(
+            f"Cannot load {name!r} from {where}{' (offline mode: HF_HUB_OFFLINE=1)' if offline else ''}: "
+            f"{str(e).splitlines()[0]}. Pre-download it on a machine with network "
+            f"(`huggingface-cli download {name}`), pass a local folder, or use the offline model `organism`."
+        ) from None
+    cls = _adapter_for(config.model_type, name)
+    fam = registry.family_for(config.model_type)
+    kwargs: dict[str, Any] = {"revision": revision, "dtype": dtype}
+    if quantization:
+        kwargs["quantization_config"] = _quantization(quantization)
+        kwargs["device_map"] = device
+    auto = tf.AutoModelForCausalLM if fam.text_only else tf.AutoModelForImageTextToText
+    try:
+        model = auto.from_pretrained(name, **kwargs)
+        if not quantization:
+            model = model.to(device)
+        processor = (tf.AutoTokenizer if fam.text_only else tf.AutoProcessor).from_pretrained(
+            name, revision=revision, **({} if fam.text_only else dict(fam.processor_kwargs)))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"Found the config of {name!r} but not its weights or processor: "
+                             f"{str(e).splitlines()[0]}. Download the full repository or use `organism`.") from None
+    meaningless = bool(getattr(model.config, "_taskvec_tiny_random", False))  # a saved tiny-random model
+    return cls(model, processor, name, revision, meaningless_weights=meaningless)
+
+
+def _quantization(kind: str):
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelLoadError(
+            f"{kind} quantization needs bitsandbytes (`pip install bitsandbytes`) and a GPU.") from None
+    from transformers import BitsAndBytesConfig
+
+    if kind == "4bit":
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
+    if kind == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    raise ModelLoadError(f"Unknown quantization {kind!r}; use 4bit or 8bit.")
