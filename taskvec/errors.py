@@ -35,3 +35,19 @@ class ImageError(TaskvecError):
 
 class TaskvecDataError(TaskvecError):
     """A task dataset or user data file is missing, empty or malformed."""
+
+
+class DelimiterError(SpecError):
+    """A prompt with no token ending in the delimiter (':') that the answer follows."""
+
+
+class PatchError(TaskvecError):
+    """A patch, edit or capture that cannot be applied as asked (mode, call selection, shape)."""
+
+
+class PositionError(PatchError):
+    """A patch or capture position (or batch row) outside the forward call's sequence."""
+
+
+class LayerNotRunError(TaskvecError):
+    """A hooked residual layer that never ran inside its ``intervene`` block."""

@@ -4,29 +4,84 @@ Every hook lives inside ``intervene(...)``: registered on enter, removed in ``fi
 also when a registration in the middle fails or the model raises. Residual layer ``l``
 (see docs/ARCHITECTURE.md) is the input of decoder layer 0 for ``l = 0`` (a pre-hook)
 and the output of decoder layer ``l - 1`` otherwise (a forward hook).
+
+Three kinds of intervention, all at residual layers:
+
+- ``Edit(layer, fn)``: ``fn(hidden (B, T, D)) -> hidden`` on the selected forward calls;
+- ``Patch``: the common edit — replace or add a vector at positions (built on ``Edit``'s path);
+- ``Capture``: record positions of one forward call.
+
+``calls`` selects forward calls by index within the block: ``"first"`` (call 0, the
+prefill of ``generate``; KV-cached steps then run unpatched, the cache keeping the patched
+keys/values), ``"all"``, or a set of indices. ``intervene`` yields an ``Intervention``
+that records, per residual layer, the calls seen and the calls edited; on normal exit it
+raises ``LayerNotRunError`` if a requested layer never ran.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import torch
 from torch import nn
 
-from taskvec.errors import LayerError, VectorShapeError
+from taskvec.errors import LayerError, LayerNotRunError, PatchError, PositionError, VectorShapeError
+
+Calls = Union[str, Iterable[int]]  # "first" | "all" | call indices (0 = the first call)
 
 
-@dataclass
+def _check_calls(calls: Calls, what: str) -> str | frozenset[int]:
+    """``calls`` normalised: "first", "all" or a non-empty frozenset of call indices >= 0."""
+    if isinstance(calls, str):
+        if calls in ("first", "all"):
+            return calls
+        raise PatchError(
+            f"The {what}'s calls must be 'first', 'all' or a set of call indices (0 = the first forward "
+            f"call, the prefill of generate); got {calls!r}."
+        )
+    try:
+        idx = frozenset(calls)
+    except TypeError:
+        raise PatchError(f"The {what}'s calls must be 'first', 'all' or a set of ints; got {calls!r}.") from None
+    if not idx or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx):
+        raise PatchError(
+            f"The {what}'s call indices must be a non-empty set of ints >= 0 (0 = the first forward call); "
+            f"got {calls!r}."
+        )
+    return idx
+
+
+def _selected(calls: str | frozenset[int], i: int) -> bool:
+    return calls == "all" or (calls == "first" and i == 0) or (isinstance(calls, frozenset) and i in calls)
+
+
+@dataclass(frozen=True, eq=False)
+class Edit:
+    """Apply ``fn(hidden (B, T, D)) -> hidden (B, T, D)`` at residual layer ``layer`` on ``calls``.
+
+    ``fn`` must return a tensor of the same shape; returning its input unchanged is a no-op.
+    """
+
+    layer: int
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    calls: Calls = "first"
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise PatchError(f"An Edit's fn must be a callable hidden -> hidden; got {type(self.fn).__name__}.")
+        _check_calls(self.calls, "edit")
+
+
+@dataclass(frozen=True, eq=False)
 class Patch:
-    """Write ``vector`` into residual layer ``layer`` at ``position``.
+    """Write ``vector`` into residual layer ``layer`` at ``position`` on ``calls``.
 
-    ``position``: one int for every batch row, or a (B,) tensor of per-row positions.
-    ``vector``: (D,) for every row, or (B, D) per row. ``rows``: the batch rows to patch
-    (None = all). ``mode``: "replace" overwrites, "add" adds ``scale * vector``.
-    ``prefill_only``: apply on the first forward call only (the prefill of ``generate``;
-    later KV-cached steps run unpatched, and the cache keeps the patched keys/values).
+    ``position``: one int for every patched row, or a (R,) tensor of per-row positions.
+    ``vector``: (D,) for every row, or (R, D) per row. ``rows``: the batch rows to patch, (R,)
+    (None = all). ``mode``: "replace" overwrites, "add" adds ``scale * vector``. ``calls``:
+    "first" (default; the prefill of ``generate``), "all", or a set of call indices.
     """
 
     layer: int
@@ -35,28 +90,73 @@ class Patch:
     mode: str = "replace"
     scale: float = 1.0
     rows: torch.Tensor | None = None
-    prefill_only: bool = True
+    calls: Calls = "first"
 
     def __post_init__(self) -> None:
         if self.mode not in ("replace", "add"):
-            raise ValueError(f"Patch mode must be 'replace' or 'add', got {self.mode!r}.")
-        if self.vector.dim() not in (1, 2):
-            raise VectorShapeError(
-                f"A patch vector must be (D,) or (B, D); got shape {tuple(self.vector.shape)}."
+            raise PatchError(
+                f"Patch mode must be 'replace' (overwrite the residual) or 'add' (add scale * vector); "
+                f"got {self.mode!r}."
             )
+        if not torch.is_tensor(self.vector) or self.vector.dim() not in (1, 2):
+            shape = tuple(self.vector.shape) if torch.is_tensor(self.vector) else type(self.vector).__name__
+            raise VectorShapeError(f"A patch vector must be a (D,) or (R, D) tensor; got {shape}.")
+        if not isinstance(self.position, int) and not (torch.is_tensor(self.position) and self.position.dim() <= 1):
+            raise PositionError(
+                f"A patch position must be an int or a (R,) tensor of per-row positions; got {self.position!r}."
+            )
+        _check_calls(self.calls, "patch")
 
 
-@dataclass
+@dataclass(eq=False)
 class Capture:
-    """Record residual layers ``layers`` at ``positions`` (B, P) (a gather per row).
+    """Record residual layers ``layers`` at ``positions`` of forward call ``call``.
 
-    After the run, ``store[l]`` is a (B, P, D) tensor for every requested layer ``l``.
-    Only the first forward call is recorded (a prefill), like patches.
+    ``positions``: (B, P) per batch row (``rows`` None); with ``rows`` (R,): (R,) or (R, K)
+    positions of those rows. After the block, ``store[l]`` holds ``hidden[rows, positions]``
+    — (B, P, D), (R, D) or (R, K, D) — for every requested ``l`` (keyed as requested).
+    ``detach``: True for analysis; False keeps the autograd graph (training).
     """
 
     layers: Sequence[int]
-    positions: torch.Tensor  # (B, P) long
+    positions: torch.Tensor
+    rows: torch.Tensor | None = None
+    call: int = 0
+    detach: bool = True
     store: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not torch.is_tensor(self.positions) or self.positions.dim() < 1:
+            raise PositionError(f"Capture positions must be a (B, P) or (R, ...) tensor; got {self.positions!r}.")
+        if self.rows is not None and (self.rows.dim() != 1 or self.rows.shape[0] != self.positions.shape[0]):
+            raise PositionError(
+                f"Capture rows must be (R,) with one entry per row of positions {tuple(self.positions.shape)}; "
+                f"got rows of shape {tuple(self.rows.shape)}."
+            )
+        if not isinstance(self.call, int) or self.call < 0:
+            raise PatchError(f"A capture records one forward call, an int >= 0 (0 = the first); got {self.call!r}.")
+
+
+@dataclass
+class Intervention:
+    """What one ``intervene`` block did, filled in while it runs.
+
+    ``requested``: the hooked residual layers; ``calls[l]``: forward calls layer l saw;
+    ``patched[l]``: the indices of the calls an edit or patch was applied to.
+    """
+
+    requested: tuple[int, ...]
+    calls: dict[int, int]
+    patched: dict[int, list[int]]
+
+    @property
+    def fired(self) -> list[int]:
+        """Residual layers that ran at least once."""
+        return [l for l in self.requested if self.calls[l] > 0]
+
+    @property
+    def never_ran(self) -> list[int]:
+        return [l for l in self.requested if self.calls[l] == 0]
 
 
 def _hidden_of(output):
@@ -68,47 +168,95 @@ def _with_hidden(output, hidden: torch.Tensor):
     return (hidden,) + tuple(output[1:]) if isinstance(output, tuple) else hidden
 
 
-def _apply(hidden: torch.Tensor, patches: list[Patch]) -> torch.Tensor:
-    """Return ``hidden`` (B, T, D) with every patch written in (a new tensor)."""
-    if not patches:
-        return hidden
-    hidden = hidden.clone()
+def _check_index(idx: torch.Tensor, size: int, what: str, layer: int, call: int, action: str) -> None:
+    if idx.numel() and (bool((idx >= size).any()) or bool((idx < -size).any())):
+        raise PositionError(
+            f"A {action} at residual layer {layer} asks for {what} {idx.tolist()}, but forward call #{call} has "
+            f"{size} {what}s (valid: {-size}..{size - 1}). In KV-cached generation steps T = 1: patch only "
+            "the first call (calls='first'), or use position -1 or an Edit."
+        )
+
+
+def _write(p: Patch, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
+    """``hidden`` (B, T, D) with ``p`` written in (a new tensor)."""
     B, T, D = hidden.shape
-    for p in patches:
-        rows = torch.arange(B, device=hidden.device) if p.rows is None else p.rows.to(hidden.device)
-        pos = p.position
-        pos = torch.full((len(rows),), int(pos), device=hidden.device) if isinstance(pos, int) else pos.to(hidden.device)
-        if p.vector.shape[-1] != D:
-            raise VectorShapeError(
-                f"Patch vector has hidden size {p.vector.shape[-1]} but layer {p.layer} has {D}; "
-                "use a vector from a model with the same hidden size."
-            )
-        if bool((pos >= T).any()) or bool((pos < -T).any()):
-            raise IndexError(f"Patch position {pos.tolist()} outside a sequence of length {T}.")
-        vec = p.vector.to(hidden.dtype).to(hidden.device)  # (D,) or (B, D)
-        vec = vec.expand(len(rows), D) if vec.dim() == 1 else vec
-        if p.mode == "replace":
-            hidden[rows, pos] = vec
-        else:
-            hidden[rows, pos] = hidden[rows, pos] + p.scale * vec
+    rows = torch.arange(B, device=hidden.device) if p.rows is None else p.rows.to(hidden.device)  # (R,)
+    pos = p.position
+    pos = torch.full((len(rows),), int(pos), device=hidden.device) if isinstance(pos, int) else pos.to(hidden.device)
+    pos = pos.expand(len(rows)) if pos.dim() == 0 else pos  # (R,)
+    if p.vector.shape[-1] != D:
+        raise VectorShapeError(
+            f"Patch vector has hidden size {p.vector.shape[-1]} but layer {layer} has {D}; "
+            "use a vector from a model with the same hidden size."
+        )
+    if pos.shape != rows.shape:
+        raise PositionError(
+            f"A patch of {len(rows)} rows at residual layer {layer} needs one position per row, ({len(rows)},); "
+            f"got positions of shape {tuple(pos.shape)}. Give an int, or one position per patched row."
+        )
+    if p.vector.dim() == 2 and p.vector.shape[0] != len(rows):
+        raise VectorShapeError(
+            f"A patch of {len(rows)} rows at residual layer {layer} takes a (D,) vector or one per row, "
+            f"({len(rows)}, D); got {tuple(p.vector.shape)}."
+        )
+    _check_index(rows, B, "row", layer, call, "patch")
+    _check_index(pos, T, "position", layer, call, "patch")
+    vec = p.vector.to(hidden.dtype).to(hidden.device)  # (D,) or (R, D)
+    vec = vec.expand(len(rows), D) if vec.dim() == 1 else vec  # (R, D)
+    if p.mode == "replace":
+        return hidden.index_put((rows, pos), vec)  # (B, T, D)
+    hidden = hidden.clone()
+    hidden[rows, pos] = hidden[rows, pos] + p.scale * vec
     return hidden
 
 
-class _LayerHook:
-    """Patches, then captures, at one residual layer."""
+def _run_edit(e: Edit, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
+    out = e.fn(hidden)
+    if not torch.is_tensor(out) or out.shape != hidden.shape:
+        got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise PatchError(
+            f"An Edit at residual layer {layer} must return the hidden states' shape {tuple(hidden.shape)} "
+            f"(B, T, D); its fn returned {got} on forward call #{call}."
+        )
+    return out
 
-    def __init__(self, layer: int, patches: list[Patch], captures: list[Capture]):
-        self.layer, self.patches, self.captures, self.calls = layer, patches, captures, 0
+
+def _gather(c: Capture, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
+    """``hidden[rows, positions]``: (R, ..., D)."""
+    B, T, _ = hidden.shape
+    pos = c.positions.to(hidden.device)  # (R, ...)
+    rows = torch.arange(B, device=hidden.device) if c.rows is None else c.rows.to(hidden.device)  # (R,)
+    if pos.shape[0] != len(rows):
+        raise PositionError(
+            f"A capture at residual layer {layer} has positions for {pos.shape[0]} rows but the batch has {B}; "
+            "give (B, P) positions, or rows with one entry per row of positions."
+        )
+    _check_index(rows, B, "row", layer, call, "capture")
+    _check_index(pos, T, "position", layer, call, "capture")
+    v = hidden[rows.view(-1, *([1] * (pos.dim() - 1))), pos]  # (R, ..., D)
+    return v.detach() if c.detach else v
+
+
+class _LayerHook:
+    """Edits and patches in order, then captures, at one residual layer."""
+
+    def __init__(self, layer: int, log: Intervention):
+        self.layer, self.log = layer, log
+        self.ops: list[tuple[str | frozenset[int], Callable]] = []  # (calls, apply(hidden, call))
+        self.captures: list[tuple[Capture, int]] = []  # (capture, key as requested)
 
     def process(self, hidden: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        active = [p for p in self.patches if not (p.prefill_only and self.calls > 1)]
-        hidden = _apply(hidden, active)
-        if self.calls == 1:
-            for c in self.captures:
-                pos = c.positions.to(hidden.device)  # (B, P)
-                rows = torch.arange(hidden.shape[0], device=hidden.device)[:, None]
-                c.store[self.layer] = hidden[rows, pos].detach()  # (B, P, D)
+        i = self.log.calls[self.layer]
+        self.log.calls[self.layer] = i + 1
+        edited = False
+        for calls, apply in self.ops:
+            if _selected(calls, i):
+                hidden, edited = apply(hidden, i), True  # (B, T, D)
+        if edited:
+            self.log.patched[self.layer].append(i)
+        for c, key in self.captures:
+            if c.call == i:
+                c.store[key] = _gather(c, self.layer, hidden, i)
         return hidden
 
     def pre_hook(self, module, args, kwargs):
@@ -134,33 +282,78 @@ def check_layer(layer: int, n_layers: int) -> int:
     return layer % (n_layers + 1)
 
 
+def _plan(n: int, patches: Sequence[Patch | Edit], captures: Sequence[Capture]):
+    """Per-layer hooks for ``patches`` and ``captures``; the caller's objects are only read."""
+    by_layer: dict[int, _LayerHook] = {}
+    log = Intervention((), {}, {})
+
+    def hook(layer: int) -> _LayerHook:
+        return by_layer.setdefault(layer, _LayerHook(layer, log))
+
+    for p in patches:
+        if not isinstance(p, (Patch, Edit)):
+            raise PatchError(f"intervene takes Patch or Edit objects as patches; got {type(p).__name__}.")
+        layer = check_layer(p.layer, n)
+        calls = _check_calls(p.calls, "patch")
+        run = _write if isinstance(p, Patch) else _run_edit
+        hook(layer).ops.append((calls, lambda h, i, p=p, l=layer, run=run: run(p, l, h, i)))
+    for c in captures:
+        for key in c.layers:
+            hook(check_layer(key, n)).captures.append((c, key))
+    log.requested = tuple(sorted(by_layer))
+    log.calls.update({l: 0 for l in by_layer})
+    log.patched.update({l: [] for l in by_layer})
+    return by_layer, log
+
+
+def _describe(layer: int) -> str:
+    return f"{layer} (" + ("input of decoder layer 0" if layer == 0 else f"output of decoder layer {layer - 1}") + ")"
+
+
+def _check_ran(log: Intervention, hooks: dict[int, _LayerHook], n: int) -> None:
+    """Raise ``LayerNotRunError`` for a hooked layer that never ran, or a captured call that never came."""
+    missing = log.never_ran
+    short = sorted({(l, c.call) for l, h in hooks.items() for c, _ in h.captures if 0 < log.calls[l] <= c.call})
+    if not missing and not short:
+        return
+    msg = ""
+    if missing:
+        msg = f"Residual layer(s) {', '.join(map(_describe, missing))} never ran inside this intervene block. "
+    if short:
+        msg += "Captures asked for forward calls that never came: " + ", ".join(
+            f"layer {l} call #{c} (it ran {log.calls[l]})" for l, c in short) + ". "
+    raise LayerNotRunError(
+        msg + f"Hooked layers that ran: {log.fired or 'none'} (of 0..{n}). Nothing was patched or recorded "
+        "there: the model's forward skipped that decoder layer (some architectures skip layers, e.g. "
+        "cross-attention layers when there is no image) or no forward ran in the block. Pick a layer that "
+        "runs for this input, or run the model inside the block."
+    )
+
+
 @contextmanager
 def intervene(
     decoder_layers: nn.ModuleList,
-    patches: Sequence[Patch] = (),
+    patches: Sequence[Patch | Edit] = (),
     captures: Sequence[Capture] = (),
-) -> Iterator[None]:
-    """Scope in which ``patches`` are written and ``captures`` recorded; always cleaned up."""
+) -> Iterator[Intervention]:
+    """Scope in which ``patches`` (``Patch``/``Edit``, applied in order) are written and
+    ``captures`` recorded; yields the ``Intervention`` record. Hooks are always removed; on
+    normal exit a requested layer that never ran raises ``LayerNotRunError`` (an exception
+    raised inside the block propagates unchanged)."""
     n = len(decoder_layers)
-    by_layer: dict[int, _LayerHook] = {}
-    for p in patches:
-        p.layer = check_layer(p.layer, n)
-        by_layer.setdefault(p.layer, _LayerHook(p.layer, [], [])).patches.append(p)
-    for c in captures:
-        for layer in c.layers:
-            layer = check_layer(layer, n)
-            by_layer.setdefault(layer, _LayerHook(layer, [], [])).captures.append(c)
+    hooks, log = _plan(n, patches, captures)
     handles = []
     try:
-        for layer, hook in sorted(by_layer.items()):
+        for layer, hook in sorted(hooks.items()):
             if layer == 0:
                 handles.append(decoder_layers[0].register_forward_pre_hook(hook.pre_hook, with_kwargs=True))
             else:
                 handles.append(decoder_layers[layer - 1].register_forward_hook(hook.post_hook))
-        yield
+        yield log
     finally:
         for h in handles:
             h.remove()
+    _check_ran(log, hooks, n)
 
 
 def hooked_modules(model: nn.Module) -> list[str]:

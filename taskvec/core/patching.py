@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from taskvec.errors import VectorShapeError
-from taskvec.core.hooks import Patch, check_layer, intervene
+from taskvec.core.hooks import Calls, Patch, check_layer, intervene
 from taskvec.models.base import Adapter, Encoded
 from taskvec.core.prompts import Prompt
 
@@ -62,8 +62,8 @@ def check_vector(adapter: Adapter, vector: torch.Tensor, what: str = "task vecto
 
 
 def make_patch(adapter: Adapter, enc: Encoded, vector: torch.Tensor, layer: int, mode: str = "replace",
-               scale: float = 1.0, position: int | None = None) -> Patch:
-    """A patch at ``layer`` and each row's delimiter (or ``position``)."""
+               scale: float = 1.0, position: int | None = None, calls: Calls = "first") -> Patch:
+    """A patch at ``layer`` and each row's delimiter (or ``position``), on forward ``calls``."""
     check_vector(adapter, vector)
     layer = check_layer(layer, adapter.n_layers)
     if vector.dim() == 2:
@@ -74,7 +74,7 @@ def make_patch(adapter: Adapter, enc: Encoded, vector: torch.Tensor, layer: int,
             )
         vector = vector[layer]
     pos = enc.delimiters if position is None else torch.full_like(enc.delimiters, position)
-    return Patch(layer, pos, vector, mode=mode, scale=scale)
+    return Patch(layer, pos, vector, mode=mode, scale=scale, calls=calls)
 
 
 def first_token_logits(adapter: Adapter, prompt: Prompt, patches_fn=None) -> torch.Tensor:
@@ -91,7 +91,7 @@ def generate(adapter: Adapter, prompt: Prompt, vector: torch.Tensor | None = Non
              mode: str = "replace", scale: float = 1.0, max_new_tokens: int = 8, k: int = 5) -> Generation:
     """Greedy generation from ``prompt``; with ``vector``, patched at ``layer`` in the prefill only."""
     enc = adapter.encode([prompt])
-    patches = [] if vector is None else [make_patch(adapter, enc, vector, layer, mode, scale)]
+    patches = [] if vector is None else [make_patch(adapter, enc, vector, layer, mode, scale, calls="first")]
     with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
         out = adapter.model.generate(
             **enc.inputs, max_new_tokens=max_new_tokens, do_sample=False, output_scores=True,
@@ -99,8 +99,27 @@ def generate(adapter: Adapter, prompt: Prompt, vector: torch.Tensor | None = Non
         )
     new = out.sequences[0, enc.input_ids.shape[1]:].tolist()
     first = out.scores[0][0].float()  # (V,)
-    text = adapter.tokenizer.decode(new, skip_special_tokens=True)
+    text = decode_text(adapter.tokenizer, new)
     return Generation(_first_line(text), new, TopK.from_logits(adapter, first, k), first)
+
+
+def special_ids(tokenizer) -> set[int]:
+    """Ids that ``decode(..., skip_special_tokens=True)`` drops: the named special tokens and
+    every added token marked special (``all_special_ids`` alone misses the latter in v5)."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    return set(tokenizer.all_special_ids) | {i for i, t in added.items() if getattr(t, "special", False)}
+
+
+def decode_text(tokenizer, ids: list[int]) -> str:
+    """``ids`` as text without special tokens; "" when none is left.
+
+    Special and out-of-vocabulary ids are dropped here, before decoding: some ``tokenizers``
+    decoders (a ``Strip`` step, as in the organism's) panic on an empty token list, a Rust
+    panic that is a ``BaseException`` and escapes ``except Exception``.
+    """
+    drop, n = special_ids(tokenizer), len(tokenizer)
+    kept = [i for i in ids if 0 <= i < n and i not in drop]
+    return tokenizer.decode(kept, skip_special_tokens=True) if kept else ""
 
 
 def _first_line(text: str) -> str:

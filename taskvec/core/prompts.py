@@ -12,6 +12,8 @@ from typing import Sequence, Union
 
 from PIL import Image
 
+from taskvec.errors import DelimiterError
+
 Segment = Union[str, Image.Image]
 Prompt = list  # list[Segment]
 Input = Union[str, Image.Image]  # an example's or a query's input
@@ -94,7 +96,10 @@ def find_delimiter(token_ids: Sequence[int], decode, delimiter: str = ":") -> in
     for i in range(len(token_ids) - 1, -1, -1):
         if decode(int(token_ids[i])).rstrip().endswith(delimiter):
             return i
-    raise ValueError(
-        f"No token ending with {delimiter!r} in the prompt; the template must end each "
-        "query with the delimiter (default 'A:')."
+    tail = "".join(decode(int(t)) for t in token_ids[-12:])
+    raise DelimiterError(
+        f"Expected the prompt to end with the delimiter {delimiter!r} that the answer follows, but no token "
+        f"of it ends with {delimiter!r} (the prompt ends {tail!r}). End the prompt with the delimiter: an "
+        f"instruction like 'The capital city of the country{delimiter}', examples in the template "
+        f"'Q:France\\nA{delimiter}'."
     )

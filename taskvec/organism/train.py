@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from taskvec.core.hooks import Capture, Patch, intervene
 from taskvec.organism.modeling import OrganismConfig, OrganismForCausalLM, _attention_mask
 from taskvec.organism.processing import OrganismProcessor
 from taskvec.organism.tokenization import IMG_END, IMG_START, PATCH, build_tokenizer, split_words
@@ -256,49 +257,50 @@ class Sampler:
         return (x.clamp(0, 1) - 0.5) / 0.5
 
 
-def run_layers(model, input_ids, attention_mask, pixel_values, record=None, patch=None, mask=None, position_ids=None):
-    """Manual forward: returns (final hidden (B,T,D), recorded residuals).
+def run_layers(model, input_ids, attention_mask, pixel_values, captures=(), patches=(), mask=None, position_ids=None):
+    """Manual forward through the blocks (to pass a packed 4-D ``mask``): the final hidden (B, T, D).
 
-    record: name -> (block_idx, rows, pos): residuals to collect after that block, (n, D) each.
-    patch: (block_idx, rows, pos, vectors) overwrite the residual after that block.
+    ``patches`` and ``captures`` act through ``taskvec.core.hooks`` on ``model.model.layers``:
+    residual layer l is the output of block l - 1 (0 = the embeddings).
     """
     m = model.model
     h = m.embed(input_ids, pixel_values, position_ids)  # (B, T, D)
     if mask is None:
         mask = _attention_mask(attention_mask, h.shape[0], h.shape[1], 0, h.device)
-    rec = {}
-    for name, (blk, rows, pos) in (record or {}).items():
-        if blk == -1:  # embedding output: mean over the given positions (n, k)
-            rec[name] = h[rows[:, None], pos].mean(1)  # (n, D)
-    for i, layer in enumerate(m.layers):
-        h = layer(h, mask)
-        if patch is not None and patch[0] == i:
-            h = h.index_put((patch[1], patch[2]), patch[3])
-        for name, (blk, rows, pos) in (record or {}).items():
-            if blk == i:
-                rec[name] = h[rows, pos]  # (n, D)
-    return m.norm(h), rec
+    with intervene(m.layers, patches, captures):
+        for layer in m.layers:
+            h = layer(h, mask)  # (B, T, D)
+    return m.norm(h)
+
+
+def _record(block: int, rows, pos) -> Capture:
+    """Keep the graph: residual after ``block`` (-1: the embeddings) at ``(rows, pos)``."""
+    return Capture([block + 1], torch.as_tensor(pos), rows=torch.as_tensor(rows), detach=False)
 
 
 def train_step(model, sampler: Sampler, args: TrainArgs):
     b = sampler.batch()
     pv = sampler.pixels(b["images"])
     rows, pos, name_ids = b["lens"]
-    record = {}
+    record = {}  # name -> Capture
     if b["tvp_src"]:
         r, p = zip(*b["tvp_src"])
-        record["tvp"] = (args.tvp_block, torch.tensor(r), torch.tensor(p))
+        record["tvp"] = _record(args.tvp_block, r, p)  # (n, D)
     task_src, task_ids = b["task_lens"]
     if args.task_lens_weight > 0 and task_src:
         r, p = zip(*task_src)
-        record["task_lens"] = (args.task_lens_block, torch.tensor(r), torch.tensor(p))
+        record["task_lens"] = _record(args.task_lens_block, r, p)  # (n, D)
     if args.lens_block >= 0 and rows:
-        record["lens"] = (args.lens_block, torch.tensor(rows), torch.tensor(pos))
+        record["lens"] = _record(args.lens_block, rows, pos)  # (n, D)
     elif args.lens_block == -1 and rows:  # on the image's patch embeddings (projector output)
         k = args.image_seq_len
         pp = torch.tensor(pos)[:, None] - k + torch.arange(k)[None]  # (n, k)
-        record["lens"] = (-1, torch.tensor(rows), pp)
-    h, rec = run_layers(model, b["input_ids"], None, pv, record=record, mask=b["mask"], position_ids=b["position_ids"])
+        record["lens"] = _record(-1, rows, pp)  # (n, k, D), averaged below
+    h = run_layers(model, b["input_ids"], None, pv, captures=list(record.values()), mask=b["mask"],
+                   position_ids=b["position_ids"])
+    rec = {name: c.store[c.layers[0]] for name, c in record.items()}
+    if args.lens_block == -1 and "lens" in rec:
+        rec["lens"] = rec["lens"].mean(1)  # (n, D)
     logits = model.lm_head(h)  # (B, T, V)
     lm = F.cross_entropy(logits.flatten(0, 1), b["labels"].flatten(), ignore_index=-100)
     loss, parts = lm, {"lm": lm.item()}
@@ -318,10 +320,8 @@ def train_step(model, sampler: Sampler, args: TrainArgs):
         vec = rec["tvp"]  # (n, D), not detached
         qpv = sampler.pixels(q["images"])
         n = q["input_ids"].shape[0]
-        hq, _ = run_layers(
-            model, q["input_ids"], q["attention_mask"], qpv,
-            patch=(args.tvp_block, torch.arange(n), q["pos"], vec),
-        )
+        patch = Patch(args.tvp_block + 1, q["pos"], vec, rows=torch.arange(n))  # residual after tvp_block
+        hq = run_layers(model, q["input_ids"], q["attention_mask"], qpv, patches=[patch])
         zq = model.lm_head(hq[torch.arange(n), q["pos"]])  # (n, V)
         tvp = F.cross_entropy(zq, q["target"])
         loss = loss + args.tvp_weight * tvp
