@@ -40,23 +40,9 @@ def write_rows(folder: Path, name: str, rows: list[dict], meta: dict | None = No
 
 def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
     """All figures in one standalone HTML (plotly.js inlined once: works offline); PNGs if asked and possible."""
-    figs = {k: v for k, v in figs.items() if v is not None}
-    if not figs:
-        return []
-    parts = [fig.to_html(include_plotlyjs=(i == 0), full_html=False) for i, fig in enumerate(figs.values())]
-    p = folder / "figures.html"
-    p.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>taskvec figures</title></head><body>"
-                 + "\n".join(parts) + "</body></html>")
-    out = [p]
-    for name, fig in figs.items():
-        if png:
-            try:
-                q = folder / f"{_slug(name)}.png"
-                fig.write_image(str(q))
-                out.append(q)
-            except Exception:  # kaleido needs a browser; skip PNG when it is unavailable
-                pass
-    return out
+    from taskvec.plot import save_figures
+
+    return save_figures({_slug(k): v for k, v in figs.items()}, folder / "figures.html", png=png)
 
 
 def export_all(prefix: str, rows: list[dict], meta: dict, figs: dict, vector=None, layer: int | None = None,

@@ -111,7 +111,7 @@ def check_models(adapter, source, units: list[Unit]) -> None:
 
 def model_files(name: str | None) -> list:
     """Size and mtime of a local model's weight files, so new weights are never mixed with old units."""
-    from taskvec.models import ORGANISM_NAMES
+    from taskvec.organism.plugin import NAMES as ORGANISM_NAMES
 
     if not name:
         return []
@@ -197,7 +197,7 @@ def _queries(task, args):
 
 def report(args, tasks, units, results, adapter) -> None:
     """Summaries per setting -> printed tables, results.json, results.csv, figures."""
-    from taskvec.plot import figures as F
+    from taskvec import plot as P
 
     task_ids = list(tasks)
     groups: dict[str, list[Unit]] = {}
@@ -220,12 +220,15 @@ def report(args, tasks, units, results, adapter) -> None:
         curves = {**s["val_curves"], "Avg": s["val_curve_avg"]}
         prm = {**s["val_prompt"], "Avg": sum(s["val_prompt"].values()) / len(s["val_prompt"])}
         nctx = {**s["val_no_context"], "Avg": sum(s["val_no_context"].values()) / len(s["val_no_context"])}
-        fig = F.sweep_figure(curves, prm, nctx, s["chosen_layer"],
-                             title=f"Patch accuracy per layer on validation — {g}", note=model_note)
-        F.save_figure(fig, out / f"sweep_{g}", png=not args.no_png)
+        fig = P.sweep_figure(curves, prm, nctx, s["chosen_layer"], n={**{t: s["n_val"] for t in s["val_curves"]},
+                                                                       "Avg": s["n_val"] * len(s["val_curves"])},
+                             title=f"Patch accuracy per layer on validation — {g}", note=model_note,
+                             chosen_label="layer chosen on validation (best mean over tasks)")
+        P.save_figure(fig, out / f"sweep_{g}", png=not args.no_png)
         if "cosine" in s:
-            F.save_figure(F.cosine_figure(s["cosine"], title=f"Cosine: {src} vs {args.model} task vectors — {g}",
-                                          note=model_note), out / f"cosine_{g}", png=not args.no_png)
+            P.save_figure(P.cosine_figure(s["cosine"], title=f"Cosine: {src} vs {args.model} task vectors — {g}",
+                                          note=model_note, chosen_layer=s["chosen_layer"]),
+                          out / f"cosine_{g}", png=not args.no_png)
     extra = {}
     if args.ensemble_sweep:
         extra["ensemble_sweep"] = _ensemble_sweep(summaries, out, args, model_note)
@@ -243,7 +246,7 @@ def report(args, tasks, units, results, adapter) -> None:
 
 
 def _ensemble_sweep(summaries, out, args, note) -> dict:
-    from taskvec.plot import figures as F
+    from taskvec import plot as P
 
     ns = sorted({s["n_examples"] for s in summaries.values()})
     curves = {"Text Examples Patch": [], "Ensemble Patch (instruction + examples)": [],
@@ -258,5 +261,5 @@ def _ensemble_sweep(summaries, out, args, note) -> dict:
     print("\nEnsemble sweep (Avg test accuracy):  N = " + " ".join(f"{n:>5}" for n in ns))
     for k, v in curves.items():
         print(f"  {k:<40} " + " ".join(f"{x:5.2f}" for x in v))
-    F.save_figure(F.ensemble_figure(ns, curves, note=note), out / "ensemble_sweep", png=not args.no_png)
+    P.save_figure(P.ensemble_figure(ns, curves, note=note), out / "ensemble_sweep", png=not args.no_png)
     return {"n": ns, "curves": curves}
