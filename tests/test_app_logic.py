@@ -1,4 +1,4 @@
-"""The browser app's logic (taskvec.ui) on tiny random-weight models: every view, exports, bad input."""
+"""The browser app's logic (taskvec.app helpers + taskvec.analysis views) on tiny random-weight models."""
 
 from pathlib import Path
 
@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import color_image, tiny_adapter
-from taskvec.plot import app_figures as F
+from taskvec import plot as F
+from taskvec.analysis import clusters, phases, similarity, summaries, sweep
+from taskvec.testing import color_image, tiny_adapter
 from taskvec.errors import (ContextLengthError, ImageError, SpecError, TaskvecError, UnsupportedInputError,
                             VectorShapeError)
 from taskvec.core.specs import example_sets
@@ -17,7 +18,6 @@ from taskvec.app import inputs
 from taskvec.app import library
 from taskvec.app import playground as PG
 from taskvec.app import tour
-from taskvec.analysis import views
 from taskvec.app.host import ModelHost
 from taskvec.core.vectors import TaskVector
 
@@ -147,39 +147,48 @@ def test_model_host_keeps_previous_model_on_failure(vlm):
 
 def test_views(vlm):
     tasks = library.paper_tasks()[:2]
-    assert len(tasks[0].pairs) >= 10
+    assert len(tasks[0].split("val")) == 30 and len(tasks[0].split("test")) == 100
     L = vlm.n_layers
-    sw = views.run_sweep(vlm, tasks[0], "text examples", "image", n_queries=2, n_sets=2)
-    assert len(sw.values) == L + 1 and 0 <= sw.baseline <= 1 and len(sw.per_query) == 2
-    one = views.run_sweep(vlm, tasks[0], "instruction", query="Germany", expected="Berlin", n_sets=2)
-    assert len(one.values) == L + 1 and isinstance(one.figure(), go.Figure)
+    sw = sweep.task_sweep(vlm, tasks[0], "text", "image", n_queries=2, n_sets=2)
+    assert sw.layers == list(range(L + 1)) and 0 <= sw.prompt <= 1 and sw.n == 2 and len(sw.items) == 2
+    assert [r["query"] for r in sw.rows()[L + 1:]] == [it.input for it in tasks[0].split("test")[:2]]
+    one = sweep.query_sweep(vlm, tasks[0], "instruction", "Germany", "Berlin", n_sets=2)
+    assert len(one.values) == L + 1 and all(0 <= v <= 1 for v in one.values) and one.n == 1
     with pytest.raises(SpecError, match="expected answer"):
-        views.run_sweep(vlm, tasks[0], "text examples", query="Germany", expected="")
-    lens = views.run_lens(vlm, tasks[0], "image examples", n_sets=3)
-    assert lens.phase.mean.shape == (L + 1, 3) and len(lens.figures()) == 3 and len(lens.rows()) == L + 1
-    assert lens.phase.tokens[0].strip() == ":"  # the paper's fixed input token: here the delimiter itself
-    by_query = views.run_lens(vlm, tasks[0], "text examples", n_sets=3, input_word="{query}")
-    first_query = example_sets(tasks[0].pairs, 5, 3, 0)[0].query
-    assert by_query.phase.tokens[0] == vlm.decode_token(vlm.token_id(first_query))
-    by_delim = views.run_lens(vlm, tasks[0], "text examples", n_sets=3)
-    assert by_delim.phase.tokens[0].strip() == ":" and not torch.equal(by_query.phase.per_run, by_delim.phase.per_run)
-    rows = views.run_summaries(vlm, tasks[:1], 1, n_sets=2)
-    assert [r["task"] for r in rows] == [tasks[0].id] and set(rows[0]) == {"task", "text", "image", "instruction"}
-    cl = views.run_clusters(vlm, tasks, views.VECTOR_KINDS[:2], 1, "pca", n_sets=2)
-    assert cl.xy.shape == (8, 2) and "Silhouette" in cl.summary()
-    ctx = views.run_clusters(vlm, tasks[:1], ["text examples"], 1, "pca", what="context embeddings")
-    assert len(ctx.groups) >= 3
-    sim = views.run_similarity(vlm, tasks[:1], views.VECTOR_KINDS, 1, base=tiny_adapter("llama"), n_sets=2)
+        sweep.query_sweep(vlm, tasks[0], "text", "Germany", "")
+    lens = phases.phases(vlm, tasks[0], "image", n_sets=3)
+    assert lens.curve.mean.shape == (L + 1, 3) and len(lens.rows()) == L + 1 and len(lens.top1) == L + 1
+    assert lens.curve.tokens[0].strip() == ":"  # the paper's fixed input token: here the delimiter itself
+    by_query = phases.phases(vlm, tasks[0], "text", n_sets=3, input_token="{query}")
+    items = tasks[0].items
+    first_query = items[example_sets([(i, it.answer) for i, it in enumerate(items)], 5, 3, 0)[0].query].input
+    assert by_query.curve.tokens[0] == vlm.decode_token(vlm.token_id(first_query))
+    by_delim = phases.phases(vlm, tasks[0], "text", n_sets=3)
+    assert by_delim.curve.tokens[0].strip() == ":" and not torch.equal(by_query.curve.per_run, by_delim.curve.per_run)
+    su = summaries.summaries(vlm, tasks[:1], 1, n_sets=2)
+    assert list(su.table()) == [tasks[0].id] and set(su.table()[tasks[0].id]) == {"text", "image", "instruction"}
+    assert len(su.rows()) == 3 * 5
+    cl = clusters.clusters(vlm, tasks, 1, ("text", "image"), "pca", n_sets=2)
+    assert cl.xy.shape == (8, 2) and "Silhouette" in cl.summary() and len(cl.explained) == 2
+    ctx = clusters.clusters(vlm, tasks[:1], 1, ("text",), "pca", what="context embeddings")
+    assert len(ctx.tasks) >= 3
+    sim = similarity.similarity(vlm, tasks[:1], 1, ("text", "image", "instruction"), base=tiny_adapter("llama"),
+                                n_sets=2)
     assert sim.matrix.shape == (4, 4) and sim.labels[-1].endswith("(base LLM)")
-    centered = views.run_similarity(vlm, tasks, ["text examples"], 1, n_sets=2, center=True)
-    assert centered.matrix[0, 1] < 0 and "subtracted" in centered.title
+    centered = similarity.similarity(vlm, tasks, 1, ("text",), n_sets=2, center=True)
+    assert centered.matrix[0, 1] < 0 and centered.centered
 
 
 def test_user_task_library(vlm):
-    t = library.user_task("antonyms", "hot : cold\nbig : small\nup : down\nyes : no")
-    assert t.user and views.run_summaries(vlm, [t], 1, n_sets=2)[0]["image"].startswith("n/a")
+    t = library.user_task("antonyms", "hot : cold\nbig : small\nup : down\nyes : no\nwet : dry")
+    assert t.domain == "user" and {it.split for it in t.items} == {"val", "test"}  # the stable hash split
+    assert set(summaries.summaries(vlm, [t], 1, n_sets=2).table()["antonyms"]) == {"text"}  # no images, no instruction
+    with pytest.raises(TaskvecError, match="no images"):
+        sweep.task_sweep(vlm, t, "text", "image", n_queries=2, n_sets=2)
     with pytest.raises(SpecError, match="name"):
         library.user_task(" ", "a : b")
+    with pytest.raises(SpecError, match="at least 4"):
+        library.user_task("tiny", "a : b\nc : d")
 
 
 def test_tour_steps(vlm):

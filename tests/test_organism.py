@@ -112,11 +112,10 @@ def test_cached_prefix_expanded_along_batch(organism):
 
 def test_selfcheck_text_vector_patch_beats_prompting(organism):
     from taskvec.organism.selfcheck import quick_check
-    from taskvec.organism.world import load_world
 
     model, proc = organism
     shipped = json.loads((ASSET_DIR / "selfcheck.json").read_text())
-    r = quick_check(model, proc, load_world(), layer=shipped["best_layer"], n_test=20, seed=0)
+    r = quick_check(model, proc, layer=shipped["best_layer"], n_test=20, seed=0)
     # Shipped weights (run 13) on this subset (seeds 0/1): patch 0.63/0.74, prompt 0.39/0.53,
     # no context 0.27/0.30 (full self-check in docs/RESULTS_ORGANISM.md). Margins ~50-60% of that.
     assert r["patch"] - r["prompt"] >= 0.12, r
@@ -150,13 +149,13 @@ def test_lens_phases_run_input_then_task_then_answer(kind):
     by the task-lens loss at residual layer 3; for image examples it is not trained."""
     import re
 
+    from taskvec.analysis.phases import phases
+    from taskvec.data.tasks import paper_tasks
     from taskvec.models import load_model
-    from taskvec.app import library
-    from taskvec.analysis import views
 
     adapter = load_model("organism")
-    for task in library.paper_tasks():
-        phase = views.run_lens(adapter, task, kind, n_sets=8, seed=1).phase
+    for task in paper_tasks():
+        phase = phases(adapter, task, kind.split()[0], n_sets=8, seed=1).curve
         roles = "".join(r[0] for r in phase.dominant())  # i, t, a per residual layer 0..L
         assert re.fullmatch(r"i+t+a+", roles), (task.id, kind, roles, phase.mean)
         assert roles.startswith("i") and roles.endswith("a")

@@ -157,6 +157,8 @@ def score_split(adapter: Adapter, task: TaskData, spec: str, query: str, split: 
     row as ``score_query`` plus ``input`` and ``answer``: the eval's unit format.
     """
     inputs = inputs or Inputs(task)
+    if "image" in (spec, query) and not can_show_images(task):
+        inputs(task.items[0], "image")  # raises the data error before any model work
     val, test = limited(task, limit_val, limit_test)
     queries, pool = (val, test) if split == "val" else (test, val)
     instruction = task.instruction if instruction is None else instruction

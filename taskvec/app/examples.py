@@ -34,18 +34,18 @@ def _rows():
     rows = []
     tasks = paper_tasks()
     for t in tasks:
-        spec, query = t.pairs[:5], t.pairs[-1]
+        spec, query = t.pairs("val")[:5], t.pairs("test")[-1]
         rows.append((["text examples", "\n".join(f"{x} : {y}" for x, y in spec), None, "", t.instruction, query[0],
                       None, query[1]], f"{t.id}: text → text ({query[0]})"))
     for t in tasks:
         if t.domain != "country":
             continue
-        spec = "\n".join(f"{x} : {y}" for x, y in t.pairs[:5])
-        q = _flagged(t.pairs[30:], 1)
+        spec = "\n".join(f"{x} : {y}" for x, y in t.pairs("val")[:5])
+        q = _flagged(t.pairs("test"), 1)
         if q:
             rows.append((["text examples", spec, None, "", t.instruction, "", flag(q[0][0]), q[0][1]],
                          f"{t.id}: text examples → flag of {q[0][0]}"))
-        imgs = _flagged(t.pairs[:30], 5)
+        imgs = _flagged(t.pairs("val"), 5)
         if len(imgs) >= 2 and q:
             rows.append((["image examples", spec, [flag(x) for x, _ in imgs], "\n".join(y for _, y in imgs),
                           t.instruction, "", flag(q[0][0]), q[0][1]], f"{t.id}: flag examples → flag of {q[0][0]}"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from taskvec.analysis.compare import compare, spec_with_query, suggested_layer
-from taskvec.core.metrics import first_token_match
+from taskvec.analysis.protocol import correct as protocol_correct
 from taskvec.errors import LayerError, SpecError, VectorShapeError
 from taskvec.core.patching import Generation, generate
 from taskvec.core.prompts import instruction_prompt, query_prompt
@@ -47,12 +47,18 @@ class PlayRequest:
         return (models, self.kind, self.examples, files, self.image_answers, self.instruction, self.n_sets, self.seed)
 
 
+SPEC_OF_KIND = {"text examples": "text", "image examples": "image", "instruction": "instruction"}
+
+
 @dataclass
 class Column:
+    """One method's answer; ``spec``: the specification kind whose case rule scores it."""
+
     title: str
     note: str
     gen: Generation | None
     text: str = ""
+    spec: str = ""
 
     @property
     def answer(self) -> str:
@@ -70,12 +76,19 @@ class PlayResult:
     random: str | None = None
     notes: list[str] = field(default_factory=list)
     expected: str = ""
+    spec_kind: str = "text"  # text, image, instruction (task overriding), ensemble: the case rule
 
     def correct(self, col: Column) -> bool | None:
         """The paper's metric: greedy first token vs the expected answer (None if no answer given)."""
         if not self.expected.strip() or col.gen is None:
             return None
-        return first_token_match(col.gen.top.tokens[0], self.expected)
+        return protocol_correct(col.gen.top.tokens[0], self.expected, col.spec or self.spec_kind)
+
+    def bar_correct(self, col: Column) -> list[bool] | None:
+        """Which of a column's top-k first tokens would be correct (the same rule as the verdict)."""
+        if not self.expected.strip() or col.gen is None:
+            return None
+        return [protocol_correct(t, self.expected, col.spec or self.spec_kind) for t in col.gen.top.tokens]
 
     def as_dict(self) -> dict:
         return {"model": self.model, "layer": self.layer, "query": self.query, "spec": self.spec,
@@ -180,7 +193,7 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
     if req.ensemble:
         cols.append(_ensemble_column(adapter, req, source, query, layer, progress))
     return PlayResult(cols, layer, adapter.model_id, qdesc, describe(spec) if spec else vector.meta.get("spec", ""),
-                      vector, rnd, notes, req.expected or "")
+                      vector, rnd, notes, req.expected or "", SPEC_OF_KIND.get(req.kind, "text"))
 
 
 def _ensemble_column(adapter, req: PlayRequest, source, query, layer: int, progress) -> Column:
@@ -188,7 +201,7 @@ def _ensemble_column(adapter, req: PlayRequest, source, query, layer: int, progr
     vec = check_transfer(adapter, extract(source, ens, n_sets=req.n_sets, seed=req.seed), "ensemble vector")
     gen = generate(adapter, query_prompt(query), vec.vectors, layer, max_new_tokens=req.max_new_tokens)
     parts = " + ".join(f"{w:g}×{p.modality}" for p, w in zip(ens.parts, ens.weights))
-    return Column("Ensemble patch", f"weighted mean of {parts}, layer {layer}", gen)
+    return Column("Ensemble patch", f"weighted mean of {parts}, layer {layer}", gen, spec="ensemble")
 
 
 def _run_override(adapter, req, source, uploaded, query, qdesc, layer, progress) -> PlayResult:
@@ -213,7 +226,7 @@ def _run_override(adapter, req, source, uploaded, query, qdesc, layer, progress)
                    generate(adapter, prompt, vector.vectors, layer, max_new_tokens=n))]
     return PlayResult(cols, layer, adapter.model_id, qdesc, f"override: {describe(instr)} vs {conflict}", vector,
                       notes=["Task overriding: does the patched task win over the instruction in the prompt?"],
-                      expected=req.expected or "")
+                      expected=req.expected or "", spec_kind="instruction")
 
 
 def column_markdown(col: Column | None, res: PlayResult | None = None) -> str:
@@ -226,12 +239,18 @@ def column_markdown(col: Column | None, res: PlayResult | None = None) -> str:
 
 
 def column_figure(col: Column | None, res: PlayResult | None = None):
-    from taskvec.plot import app_figures as F
+    """Top-k first-token bars of one column; with ``res``, on the probability scale shared by all its columns
+    and with the tokens that match the expected answer highlighted."""
+    from taskvec.plot import topk_bar
 
     if col is None or col.gen is None:
         return None
-    return F.topk_bar(col.gen.top.tokens, col.gen.top.probs, f"{col.title}: top-5 first token",
-                      highlight=(res.expected or None) if res is not None else None)
+    top, correct, x_max = col.gen.top, None, None
+    if res is not None:
+        correct = res.bar_correct(col)
+        x_max = 1.15 * max((float(p) for c in res.columns if c.gen is not None for p in c.gen.top.probs), default=0.0)
+    return topk_bar(top.tokens, top.probs, f"{col.title}: top-{len(top.tokens)} first token", correct=correct,
+                    x_max=x_max)
 
 
 def summary_markdown(res: PlayResult) -> str:

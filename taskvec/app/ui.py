@@ -16,6 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import gradio as gr  # noqa: E402
 
 from taskvec.errors import TaskvecError  # noqa: E402
+from taskvec import plot as P  # noqa: E402
 from taskvec.analysis.compare import suggested_layer  # noqa: E402
 from taskvec.app import examples as EX
 from taskvec.app import exports as XP
@@ -23,12 +24,13 @@ from taskvec.app import inputs as IN
 from taskvec.app import library as LIB
 from taskvec.app import playground as PG  # noqa: E402
 from taskvec.app import tour as TOUR
-from taskvec.analysis import views as V  # noqa: E402
+from taskvec.analysis import clusters as CL, phases as PH, similarity as SI, summaries as SU  # noqa: E402
+from taskvec.analysis import sweep as SW  # noqa: E402
 from taskvec.app.host import ModelHost, default_model, model_choices  # noqa: E402
 
 HOST = ModelHost()
 MODEL = dict(concurrency_limit=1, concurrency_id="model")  # one model computation at a time, all sessions
-KINDS = list(V.VECTOR_KINDS)
+KINDS = ["text examples", "image examples", "instruction"]
 
 
 def guard(fn):
@@ -93,47 +95,80 @@ def run_patch(state, kind, examples, image_files, image_answers, instruction, qu
             gr.Column(visible=len(res.columns) > 3), PG.summary_markdown(res), files]
 
 
+SPEC_OF = {"text examples": "text", "image examples": "image", "instruction": "instruction"}
+
+
+def _spec(kind: str) -> str:
+    if kind not in SPEC_OF:
+        raise gr.Error(f"Unknown way of giving the task {kind!r}; pick one of {', '.join(SPEC_OF)}.")
+    return SPEC_OF[kind]
+
+
+def _bar(progress, desc: str):
+    return None if progress is None else (lambda i, n: progress((i, n), desc=desc))
+
+
 @guard
 def run_sweep(state, task, vector_kind, query_kind, n_queries, query_text, query_image, expected, png,
               progress=gr.Progress()):
     adapter = HOST.require()
-    q = IN.query(query_text, query_image) if (query_text or "").strip() or query_image else None
-    res = V.run_sweep(adapter, tasks_of(state, task)[0], vector_kind, query_kind, int(n_queries), q, expected or "",
-                      suggested=suggested_layer(adapter), progress=progress)
-    fig = res.figure()
-    return fig, XP.export_all("sweep", res.rows(), {"title": res.title, "model": adapter.model_id}, {"sweep": fig}, png=png)
+    t = tasks_of(state, task)[0]
+    own = (query_text or "").strip() or query_image
+    if own:
+        res = SW.query_sweep(adapter, t, _spec(vector_kind), IN.query(query_text, query_image), expected or "")
+        title = f"{t.id}: P({(expected or '').strip()!r}) for your query, {SPEC_OF[vector_kind]} vector patched per layer"
+    else:
+        res = SW.task_sweep(adapter, t, _spec(vector_kind), query_kind, int(n_queries),
+                            progress=_bar(progress, "Scoring queries"))
+        title = f"{t.id}: {SPEC_OF[vector_kind]} vector patched into {res.n} {query_kind} queries (test split)"
+    fig = P.sweep_figure(res.values, res.prompt, res.no_context, chosen_layer=suggested_layer(adapter),
+                         n=res.n if res.n > 1 else None, layers=res.layers, title=title, ylabel=res.ylabel,
+                         chosen_label="suggested layer")
+    return fig, XP.export_all("sweep", res.rows(), {"title": title, "model": adapter.model_id}, {"sweep": fig}, png=png)
 
 
 @guard
 def run_lens(state, task, kind, n_sets, n_examples, seed, task_word, k, png, input_word="", progress=gr.Progress()):
-    res = V.run_lens(HOST.require(), tasks_of(state, task)[0], kind, int(n_sets), int(n_examples), int(seed),
-                     task_word or "", int(k), progress, input_word=input_word or "")
-    figs = res.figures()
+    res = PH.phases(HOST.require(), tasks_of(state, task)[0], _spec(kind), int(n_sets), int(n_examples), int(seed),
+                    (input_word or "").strip() or ":", (task_word or "").strip() or None, int(k),
+                    progress=_bar(progress, "Forward passes"))
+    ph = res.curve
+    figs = (P.phase_figure(ph.mean.numpy(), ph.std.numpy(), ph.tokens, ph.labels,
+                           f"{res.task} ({res.modality} examples): relative probability of input / task / answer",
+                           n_runs=ph.per_run.shape[0]),
+            P.lens_heatmap(res.topk.tokens, res.topk.probs, "Logit lens at the delimiter ':' (first example set)"),
+            P.top1_figure(res.top1, "Top-1 lens token per layer (share of example sets)"))
     files = XP.export_all("lens", res.rows(), {"prompt": res.prompt}, dict(zip(("phases", "lens", "top1"), figs)), png=png)
     return [*figs, f"First example set's prompt (the heatmap's):\n\n```\n{res.prompt[-1500:]}\n```", files]
 
 
 @guard
 def run_summaries(state, names, layer, k, progress=gr.Progress()):
-    rows = V.run_summaries(HOST.require(), tasks_of(state, names), int(layer), KINDS, int(k), progress=progress)
-    return rows_table(rows), XP.export_all("summaries", rows, {"layer": int(layer)}, {})
+    res = SU.summaries(HOST.require(), tasks_of(state, names), int(layer), k=int(k), progress=_bar(progress, "Tasks"))
+    rows = [{"task": t, **{m: ", ".join(f"{P.show_token(tok)} ({p:.3f})" for tok, p in toks) for m, toks in row.items()}}
+            for t, row in res.table().items()]
+    return rows_table(rows), XP.export_all("summaries", res.rows(), {"layer": int(layer)}, {})
 
 
 @guard
 def run_clusters(state, names, kinds, layer, method, what, n_sets, png, progress=gr.Progress()):
-    res = V.run_clusters(HOST.require(), tasks_of(state, names), kinds, int(layer), method, what, int(n_sets),
-                         progress=progress)
-    fig = res.figure()
-    return fig, res.summary(), XP.export_all("clusters", res.rows(), {"title": res.title}, {"clusters": fig}, png=png)
+    res = CL.clusters(HOST.require(), tasks_of(state, names), [_spec(k) for k in kinds], int(layer), method, what,
+                      n_sets=int(n_sets), progress=_bar(progress, "Tasks"))
+    axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(res.explained)) if res.explained else None
+    title = f"{method.upper()} of {what} at layer {res.layer}"
+    fig = P.cluster_figure(res.xy, res.tasks, res.modalities, title, hover=res.hover, axis_titles=axes,
+                           note="t-SNE/UMAP distances are not faithful; the silhouettes are computed in the original space")
+    return fig, res.summary(), XP.export_all("clusters", res.rows(), {"title": title}, {"clusters": fig}, png=png)
 
 
 @guard
 def run_similarity(state, names, kinds, layer, base, center, png, progress=gr.Progress()):
     adapter = HOST.require()
     src = HOST.source(base) if (base or "").strip() else None
-    res = V.run_similarity(adapter, tasks_of(state, names), kinds, int(layer), src, center=bool(center),
-                           progress=progress)
-    fig = res.figure()
+    res = SI.similarity(adapter, tasks_of(state, names), int(layer), [_spec(k) for k in kinds], src,
+                        center=bool(center), progress=_bar(progress, "Tasks"))
+    title = f"Cosine similarity of task vectors at layer {res.layer}" + (" (mean subtracted)" if res.centered else "")
+    fig = P.cosine_heatmap(res.matrix, res.labels, title)
     return fig, XP.export_all("similarity", res.rows(), {"labels": res.labels}, {"similarity": fig}, png=png)
 
 
@@ -145,9 +180,12 @@ def run_tour(step, progress=gr.Progress()):
 @guard
 def add_task(state, name, examples, instruction, task_word):
     task = LIB.user_task(name, examples, instruction, task_word)
-    state = {**(state or {}), "user_tasks": [t for t in (state or {}).get("user_tasks", []) if t.id != task.id] + [task]}
+    kept = [t for t in (state or {}).get("user_tasks", []) if t.id != task.id]
+    if len(kept) >= LIB.MAX_USER_TASKS:
+        raise gr.Error(f"This session holds {LIB.MAX_USER_TASKS} tasks already; reload the page to start afresh.")
+    state = {**(state or {}), "user_tasks": kept + [task]}
     names = task_names(state)
-    gr.Info(f"Added task {task.id!r} ({len(task.pairs)} examples) to this session's library.")
+    gr.Info(f"Added task {task.id!r} ({len(task.items)} examples) to this session's library.")
     return [state, gr.Dropdown(choices=names), gr.Dropdown(choices=names),
             *[gr.CheckboxGroup(choices=names) for _ in range(3)]]
 

@@ -75,8 +75,10 @@ def cmd_figures(args) -> int:
     tasks = load_tasks(args.tasks)
     kinds = _check(args, tasks)
     if args.spec == "image":
+        from taskvec.analysis.protocol import can_show_images
+
         for t in tasks.values():
-            if not t.has_images and t.domain not in ("country", "animal", "food"):
+            if not can_show_images(t):
                 raise TaskvecError(f"Task {t.id!r} has no images; use --spec text.")
     torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
     adapter = load_model(args.model, args.revision, args.dtype, args.device)
@@ -87,117 +89,71 @@ def cmd_figures(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     note = args.model + (" (tiny random weights: meaningless)" if adapter.meaningless_weights else "")
     record: dict = {"model": adapter.describe(), "layer": layer}
+    cache: dict = {}  # task vectors shared by summaries and clusters
     if "phases" in kinds:
         record["phases"] = _phases(adapter, tasks, args, out, note)
     if "summaries" in kinds:
-        record["summaries"] = _summaries(adapter, tasks, args, layer, out, note)
+        record["summaries"] = _summaries(adapter, tasks, args, layer, out, note, cache)
     if "clusters" in kinds:
-        record["clusters"] = _clusters(adapter, tasks, args, layer, out, note)
+        record["clusters"] = _clusters(adapter, tasks, args, layer, out, note, cache)
     (out / "figures.json").write_text(json.dumps(record, indent=1))
     print(f"wrote figures and {out / 'figures.json'}")
     return 0
 
 
-def _pairs(task, modality: str):
-    if modality == "image":
-        return [(task.image(it), it.answer) for it in task.items]
-    return [(it.input, it.answer) for it in task.items]
-
-
 def _phases(adapter, tasks, args, out: Path, note: str) -> dict:
-    from taskvec.plot import figures as F
-    from taskvec.core.activations import residuals
-    from taskvec.core.lens import phase_curve, role_token_ids
-    from taskvec.core.prompts import icl_prompt
-    from taskvec.core.specs import example_sets
+    from taskvec import plot as P
+    from taskvec.analysis.phases import phases
 
     curves, rec = {}, {}
     for t in tasks.values():
-        items = list(t.items)
-        images: dict = {}
-
-        def inp(i: int):
-            if args.spec == "text":
-                return items[i].input
-            return images.setdefault(i, t.image(items[i]))
-
-        # sample by item index, then lay out text or images; the query is never among its demos
-        sets = example_sets([(i, it.answer) for i, it in enumerate(items)], args.n_examples, args.n_sets, args.seed)
-        prompts = [icl_prompt([(inp(i), y) for i, y in s.demos], inp(s.query)) for s in sets]
-        res = residuals(adapter, prompts).at_delimiter  # (R, L+1, D)
-        ids = role_token_ids(adapter, [items[s.query].input for s in sets], t.task_token or "task",
-                             [s.answer for s in sets], args.input_token)
-        pc = phase_curve(adapter, res, ids)  # mean/std (L+1, 3)
+        r = phases(adapter, t, args.spec, args.n_sets, args.n_examples, args.seed, args.input_token)
+        pc = r.curve  # mean/std (L+1, 3)
         curves[t.id] = (pc.mean.tolist(), pc.std.tolist(), pc.tokens)
         rec[t.id] = {"mean": pc.mean.tolist(), "std": pc.std.tolist(), "tokens_first_run": list(pc.tokens),
-                     "peak_layers": pc.peak_layers(), "leading_role_per_layer": pc.dominant()}
-        lead = " ".join(r[0].upper() for r in pc.dominant())
-        print(f"phases {t.id}: leading role per layer {lead} (I input, T task, A answer); peaks {pc.peak_layers()} "
-              f"(tokens of run 0: {pc.tokens})")
-    fig = F.phase_grid(curves, title=f"Logit-lens phases at the delimiter ({args.spec} examples, "
-                                     f"{args.n_sets} sets, mean ± 1 std)", note=note)
-    F.save_figure(fig, out / "phases", png=not args.no_png)
+                     "peak_layers": pc.peak_layers(), "leading_role_per_layer": r.leading()}
+        print(f"phases {t.id}: leading role per layer {r.leading_letters()} (I input, T task, A answer); "
+              f"peaks {pc.peak_layers()} (tokens of run 0: {pc.tokens})")
+    fig = P.phase_grid(curves, title=f"Logit-lens phases at the delimiter ({args.spec} examples, "
+                                     f"{args.n_sets} sets)", note=note, n_runs=args.n_sets)
+    P.save_figure(fig, out / "phases", png=not args.no_png)
     return rec
 
 
-def _spec_vectors(adapter, task, args):
-    """Task vectors of each available spec modality: {modality: TaskVector}."""
-    from taskvec.core.specs import ImageExamples, Instruction, TextExamples
-    from taskvec.core.vectors import extract
+def _summaries(adapter, tasks, args, layer: int, out: Path, note: str, cache: dict) -> dict:
+    from taskvec import plot as P
+    from taskvec.analysis.summaries import summaries
 
-    specs = {"text": TextExamples(tuple(_pairs(task, "text")))}
-    if adapter.supports_images and (task.has_images or task.domain in ("country", "animal", "food")):
-        specs["image"] = ImageExamples(tuple(_pairs(task, "image")))
-    if task.instruction.strip():
-        specs["instruction"] = Instruction(task.instruction)
-    return {m: extract(adapter, s, args.n_examples, args.n_sets, args.seed) for m, s in specs.items()}
-
-
-def _summaries(adapter, tasks, args, layer: int, out: Path, note: str) -> dict:
-    from taskvec.plot import figures as F
-    from taskvec.core.lens import top_k
-
-    rows: dict = {}
-    first_vec = None
-    for t in tasks.values():
-        vecs = _spec_vectors(adapter, t, args)
-        rows[t.id] = {}
-        for m, tv in vecs.items():
-            tk = top_k(adapter, tv.vectors, args.k)
-            rows[t.id][m] = list(zip(tk.tokens[layer], tk.probs[layer]))
-            first_vec = first_vec or (t.id, m, tk)
-        print(f"summary {t.id} @ layer {layer}: " + " | ".join(
-            f"{m}: " + " ".join(repr(tok) for tok, _ in rows[t.id][m]) for m in rows[t.id]))
-    F.save_figure(F.topk_table(rows, layer, note=note), out / "summaries", png=not args.no_png)
-    tid, m, tk = first_vec
-    F.save_figure(F.topk_heatmap(tk.tokens, tk.probs, title=f"Top-{args.k} lens tokens per layer: {tid}, {m} task vector",
+    res = summaries(adapter, list(tasks.values()), layer, k=args.k, n_examples=args.n_examples, n_sets=args.n_sets,
+                    seed=args.seed, cache=cache)
+    table = res.table()
+    for tid, row in table.items():
+        print(f"summary {tid} @ layer {layer}: " + " | ".join(
+            f"{m}: " + " ".join(repr(tok) for tok, _ in toks) for m, toks in row.items()))
+    P.save_figure(P.summary_table(table, layer, note=note), out / "summaries", png=not args.no_png)
+    tid = next(iter(res.topk))
+    m, tk = next(iter(res.topk[tid].items()))
+    P.save_figure(P.lens_heatmap(tk.tokens, tk.probs, title=f"Top-{args.k} lens tokens per layer: {tid}, {m} task vector",
                                  note=note), out / "summary_layers", png=not args.no_png)
-    return {t: {m: [[tok, float(p)] for tok, p in v] for m, v in r.items()} for t, r in rows.items()}
+    return {t: {m: [[tok, float(p)] for tok, p in v] for m, v in r.items()} for t, r in table.items()}
 
 
-def _clusters(adapter, tasks, args, layer: int, out: Path, note: str) -> dict:
-    import torch
+def _clusters(adapter, tasks, args, layer: int, out: Path, note: str, cache: dict) -> dict:
+    from taskvec import plot as P
+    from taskvec.analysis.clusters import clusters
 
-    from taskvec.plot import figures as F
-    from taskvec.core.geometry import normalize, project, silhouette
-
-    X, task_lab, mod_lab = [], [], []
-    for t in tasks.values():
-        for m, tv in _spec_vectors(adapter, t, args).items():
-            if m == "instruction":
-                continue  # one prompt -> one point; the paper clusters example-based vectors
-            X.append(tv.per_set[:, layer])  # (K, D)
-            task_lab += [t.id] * tv.per_set.shape[0]
-            mod_lab += [m] * tv.per_set.shape[0]
-    Xn = normalize(adapter, torch.cat(X))  # (N, D)
-    sil_task, sil_mod = silhouette(Xn, task_lab), silhouette(Xn, mod_lab)
-    print(f"clusters @ layer {layer}: {len(task_lab)} vectors; silhouette by task {sil_task:.3f}, "
-          f"by modality {sil_mod:.3f} (cosine, final-norm-normalized)")
-    rec = {"layer": layer, "n": len(task_lab), "silhouette_task": sil_task, "silhouette_modality": sil_mod}
+    rec: dict = {"layer": layer}
     for method in [m.strip() for m in args.projection.split(",")]:
-        xy = project(Xn, method, args.seed)
-        fig = F.cluster_figure(xy.tolist(), task_lab, mod_lab,
-                               title=f"Task vectors at layer {layer} ({method}); silhouette task {sil_task:.2f}, "
-                                     f"modality {sil_mod:.2f}", note=note)
-        F.save_figure(fig, out / f"clusters_{method}", png=not args.no_png)
+        # the paper clusters example-based vectors (an instruction is one prompt: one point)
+        r = clusters(adapter, list(tasks.values()), layer, ("text", "image"), method, n_examples=args.n_examples,
+                     n_sets=args.n_sets, seed=args.seed, cache=cache)
+        if "n" not in rec:
+            print(f"clusters @ layer {layer}: {len(r.tasks)} vectors; silhouette by task {r.silhouette_task:.3f}, "
+                  f"by modality {r.silhouette_modality:.3f} (cosine, final-norm-normalized, original space)")
+            rec.update(n=len(r.tasks), silhouette_task=r.silhouette_task, silhouette_modality=r.silhouette_modality)
+        axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(r.explained)) if r.explained else None
+        fig = P.cluster_figure(r.xy, r.tasks, r.modalities,
+                               title=f"Task vectors at layer {layer} ({method}); silhouette task {r.silhouette_task:.2f}, "
+                                     f"modality {r.silhouette_modality:.2f}", note=note, axis_titles=axes)
+        P.save_figure(fig, out / f"clusters_{method}", png=not args.no_png)
     return rec

@@ -179,9 +179,10 @@ def _check_unique(items: list, where: str, lines: list | None = None) -> None:
 
 def default_split(inputs: list, val_fraction: float = VAL_FRACTION) -> dict:
     """Deterministic val/test split of user inputs (by a stable hash): ``{input: split}``.
-    About ``val_fraction`` of the inputs (at least one when there are two or more) are val."""
+    About ``val_fraction`` of the inputs are val: at least one when there are two or more, at least
+    two when there are four or more (a split's task vector needs two examples from the other split)."""
     order = sorted(inputs, key=lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest())
-    n_val = max(1, round(len(order) * val_fraction)) if len(order) >= 2 else 0
+    n_val = max(2 if len(order) >= 4 else 1, round(len(order) * val_fraction)) if len(order) >= 2 else 0
     return {x: ("val" if k < n_val else "test") for k, x in enumerate(order)}
 
 
@@ -191,6 +192,18 @@ def _user_task(task_id: str, rows: list, *, domain: str, instruction: str, task_
     items = [TaskItem(r["input"], r["answer"], r["split"] or splits.get(r["input"], "test"), r["image"])
              for r in rows]
     return TaskData(task_id, task_id, domain, instruction, task_token, tuple(items))
+
+
+def task_from_pairs(task_id: str, pairs, *, domain: str = "user", instruction: str = "",
+                    task_token: str = "") -> TaskData:
+    """A task typed by a user as (input, answer) pairs, split by the stable hash rule (``default_split``)."""
+    rows = [{"input": x, "answer": y, "split": None, "image": None} for x, y in pairs]
+    return _user_task(task_id, rows, domain=domain, instruction=instruction, task_token=task_token or task_id)
+
+
+def paper_tasks() -> list:
+    """The six paper tasks, loaded from assets/tasks (a missing or broken file raises, naming it)."""
+    return [load_task(t) for t in PAPER_TASKS]
 
 
 def _parse_jsonl(path: Path, image_root: Path, need_image: bool = False) -> list:
