@@ -111,15 +111,14 @@ def check_models(adapter, source, units: list[Unit]) -> None:
 
 def model_files(name: str | None) -> list:
     """Size and mtime of a local model's weight files, so new weights are never mixed with old units."""
-    from taskvec.organism.plugin import NAMES as ORGANISM_NAMES
+    from taskvec.models.registry import named_loader
 
     if not name:
         return []
     folder = None
-    if name in ORGANISM_NAMES:
-        from taskvec.organism import ASSET_DIR
-
-        folder = ASSET_DIR
+    loader = named_loader(name)  # a plugin's model (the organism): the folder of its weights
+    if loader is not None and loader.files is not None:
+        folder = Path(loader.files)
     elif os.path.isdir(name):
         folder = Path(name)
     if folder is None:

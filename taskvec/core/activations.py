@@ -8,12 +8,14 @@ in one pass per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter, Encoded
+
 from taskvec.core.hooks import Capture, intervene
-from taskvec.models.base import Adapter, Encoded
 from taskvec.core.prompts import Prompt, has_image
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from taskvec.models.base import Adapter
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter
 
 
 def normalize(adapter: Adapter, X: torch.Tensor) -> np.ndarray:

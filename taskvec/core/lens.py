@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from taskvec.models.base import Adapter
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter
 
 
 @dataclass

@@ -7,13 +7,17 @@ exit, also on exceptions (``taskvec.core.hooks.intervene``). Sweeps over layers 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, field
 
 import torch
 
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter, Encoded
+
 from taskvec.errors import VectorShapeError
 from taskvec.core.hooks import Calls, Patch, check_layer, intervene
-from taskvec.models.base import Adapter, Encoded
 from taskvec.core.prompts import Prompt
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
+
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter
 
 from taskvec.core.hooks import Patch, check_layer, intervene
 from taskvec.core.patching import check_vector, first_token_logits, make_patch
 from taskvec.core.prompts import Prompt
 from taskvec.errors import VectorShapeError
-from taskvec.models.base import Adapter
 
 
 @dataclass

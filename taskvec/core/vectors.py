@@ -7,6 +7,8 @@ sets that never contain their own query (paper Sec. 3.2; Hendel et al. 2023).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +16,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
+    from taskvec.models.base import Adapter
+
 from taskvec.core.activations import residuals
 from taskvec.errors import VectorShapeError
-from taskvec.models.base import Adapter
 from taskvec.core.prompts import PAPER_TEMPLATE, Template, text_of
 from taskvec.core.specs import Ensemble, Spec, describe, spec_prompts
 

@@ -65,11 +65,13 @@ class Family:
 
 @dataclass(frozen=True)
 class NamedLoader:
-    """A plugin's loader: ``load(name, device) -> Adapter`` for each of ``names``."""
+    """A plugin's loader: ``load(name, device) -> Adapter`` for each of ``names``; ``files``: the folder
+    holding its weights (so results can be fingerprinted by the files they came from), if any."""
 
     names: tuple[str, ...]
     load: Callable[[str, str], Adapter]
     adapter: type[Adapter]
+    files: object = None  # a pathlib.Path or None
 
 
 _FAMILIES: dict[str, Family] = {}  # family name -> family
@@ -103,9 +105,9 @@ def declare_plugin(names: tuple[str, ...] | list[str], spec: str) -> None:
 
 
 def register_loader(names: tuple[str, ...] | list[str], load: Callable[[str, str], Adapter],
-                    adapter: type[Adapter]) -> NamedLoader:
+                    adapter: type[Adapter], files=None) -> NamedLoader:
     """Register a named loader (called by a plugin's register function)."""
-    loader = NamedLoader(tuple(names), load, adapter)
+    loader = NamedLoader(tuple(names), load, adapter, files)
     for n in loader.names:
         old = _LOADERS.get(n)
         if old is not None and (old.load, old.adapter) != (load, adapter):

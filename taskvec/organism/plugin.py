@@ -34,4 +34,6 @@ def load(name: str, device: str) -> OrganismAdapter:
 
 def register() -> None:
     """Register the organism's names, loader and adapter with the model registry."""
-    register_loader(NAMES, load, OrganismAdapter)
+    from taskvec.data.resources import organism_dir
+
+    register_loader(NAMES, load, OrganismAdapter, files=organism_dir())
