@@ -36,7 +36,7 @@ from taskvec.data.tasks import TaskData, TaskItem
 from taskvec.errors import SpecError, TaskvecDataError
 from taskvec.models.base import Adapter
 
-SPEC_NAMES = {"text": "Text Examples", "image": "Image Examples", "instruction": "Instruction", "ensemble": "Ensemble"}
+from taskvec.analysis.tables import SPEC_NAMES  # noqa: E402  (plain data; tables imports no torch)
 SPECS = tuple(SPEC_NAMES)
 QUERIES = ("text", "image")
 SPLITS = ("val", "test")

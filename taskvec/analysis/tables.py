@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from statistics import mean, pstdev
 
-from taskvec.analysis.protocol import SPEC_NAMES
+SPEC_NAMES = {"text": "Text Examples", "image": "Image Examples", "instruction": "Instruction", "ensemble": "Ensemble"}
 
 
 def _acc(flags) -> float:

@@ -152,7 +152,7 @@ def run_summaries(state, names, layer, k, progress=gr.Progress()):
 
 @guard
 def run_clusters(state, names, kinds, layer, method, what, n_sets, png, progress=gr.Progress()):
-    res = CL.clusters(HOST.require(), tasks_of(state, names), [_spec(k) for k in kinds], int(layer), method, what,
+    res = CL.clusters(HOST.require(), tasks_of(state, names), int(layer), [_spec(k) for k in kinds], method, what,
                       n_sets=int(n_sets), progress=_bar(progress, "Tasks"))
     axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(res.explained)) if res.explained else None
     title = f"{method.upper()} of {what} at layer {res.layer}"

@@ -3,7 +3,7 @@
 A flag is a width/height ratio plus a list of drawing operations in *flag units*: the
 height is 1, x runs from 0 (hoist) to ``ratio`` (fly), y from 0 (top) to 1. Circles stay
 round whatever the output size. ``render_flag`` draws at 2x and downsamples (smooth edges).
-The flags themselves live in ``taskvec.flag_table``.
+The flags themselves live in ``taskvec.data.flag_table``.
 """
 
 from __future__ import annotations

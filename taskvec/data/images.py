@@ -1,12 +1,12 @@
 """The project's own images of entities: national flags and procedural pictures.
 
 ``entity_image(domain, name, size)`` is deterministic. Countries whose flag is drawn
-(``FLAGS_DRAWN``) get their flag from its real geometry (``taskvec.flag_table``); other
+(``FLAGS_DRAWN``) get their flag from its real geometry (``taskvec.data.flag_table``); other
 countries, animals and foods get a procedural picture seeded by a SHA-256 of the name, so
 that every entity has a distinct, recognisable image. Foods use their real colour
 (from assets/tasks/food-color.json) as the dominant colour.
 
-``python -m taskvec.images --write-examples`` writes examples/flags/<Country>.png and the
+``python -m taskvec.data.images --write-examples`` writes examples/flags/<Country>.png and the
 list of drawn flags, assets/images/FLAGS.md.
 """
 
@@ -269,7 +269,7 @@ def write_examples(out_dir: str | Path | None = None, width: int = 224) -> list:
 def flags_markdown() -> str:
     """The table of drawn flags recorded in assets/images/FLAGS.md."""
     lines = ["# Drawn national flags", "",
-             "Written by `python -m taskvec.images --write-examples` from `taskvec/flag_table.py`; "
+             "Written by `python -m taskvec.data.images --write-examples` from `taskvec/data/flag_table.py`; "
              "PNGs (224 px wide) in `examples/flags/`.",
              "Each flag is drawn from its geometry (proportions, stripes, crosses, discs, triangles, stars).",
              "Coats of arms and detailed emblems are never drawn; a note says where an emblem's size or",
@@ -282,7 +282,7 @@ def flags_markdown() -> str:
 
 
 def main(argv: list | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m taskvec.images", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m taskvec.data.images", description=__doc__.splitlines()[0])
     parser.add_argument("--write-examples", action="store_true", help="write examples/flags/<Country>.png")
     parser.add_argument("--out", default=None, help="output folder (default examples/flags)")
     args = parser.parse_args(argv)

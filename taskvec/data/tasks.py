@@ -30,7 +30,7 @@ _REQUIRED = {"id": str, "name": str, "domain": str, "instruction": str, "task_to
 @dataclass(frozen=True)
 class TaskItem:
     """One query: ``input`` text (an entity name), its ``answer``, its split; ``image`` is an
-    optional image file (user data). Paper tasks draw images with ``taskvec.images``."""
+    optional image file (user data). Paper tasks draw images with ``taskvec.data.images``."""
 
     input: str
     answer: str
@@ -89,7 +89,7 @@ class TaskData:
 
     def image(self, item: TaskItem, width: int | None = 224):
         """The item's image as RGB, resized to ``width``: its file for user data, else the
-        project's own drawing (``taskvec.images.entity_image``)."""
+        project's own drawing (``taskvec.data.images.entity_image``)."""
         from taskvec.data.imageio import load_image, resize_width
 
         if item.image is not None:

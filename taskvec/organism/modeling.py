@@ -5,7 +5,7 @@ Contract (docs/ARCHITECTURE.md): ``model.model.embed_tokens``, ``model.model.lay
 ``model.model.norm`` (final norm), ``model.lm_head`` (tied to the embeddings). Positions
 are ``past_length + arange(T)``; keys masked by the 2-D ``attention_mask`` so right-padded
 batches and KV-cached steps are exact. Images: a small ViT over ``patch_size`` patches,
-pooled to ``image_seq_len`` tokens, projected and written over the ``<patch>`` positions.
+pooled to ``image_seq_len`` tokens, projected and written over the ``<imgpatch>`` positions.
 """
 
 from __future__ import annotations

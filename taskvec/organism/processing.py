@@ -1,6 +1,6 @@
 """The organism's processor: text + images -> ``input_ids``, ``attention_mask``, ``pixel_values``.
 
-Each ``<image>`` placeholder in the text becomes ``<img>`` + ``image_seq_len`` x ``<patch>``
+Each ``<image>`` placeholder in the text becomes ``<img>`` + ``image_seq_len`` x ``<imgpatch>``
 + ``</img>`` (docs/ARCHITECTURE.md); images are resized to ``image_size`` x ``image_size``
 RGB, scaled to [-1, 1], and stacked ``(n_images, 3, H, W)`` in prompt order (row by row of
 the batch). ``decode`` / ``batch_decode`` pass through to the tokenizer.

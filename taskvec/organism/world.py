@@ -1,7 +1,7 @@
 """The organism's world: the paper's six tasks over three domains, from the project's datasets.
 
 Entities of a domain are the inputs of its two tasks. Images come from
-``taskvec.images.entity_image``. A fixed 20% of each domain's entities (20% of the val and
+``taskvec.data.images.entity_image``. A fixed 20% of each domain's entities (20% of the val and
 20% of the test split) have *held-out images*: their pictures appear in training only in
 the image -> name task, never with an attribute.
 """
@@ -105,7 +105,7 @@ def build_world(tasks: list, image_fn=None) -> World:
 
 
 def load_world() -> World:
-    """The real world from ``taskvec.datasets`` (assets/tasks/*.json) and ``taskvec.images``."""
+    """The real world from ``taskvec.data.tasks`` (assets/tasks/*.json) and ``taskvec.data.images``."""
     from taskvec.data import tasks as datasets
 
     tasks = []
