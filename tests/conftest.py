@@ -1,8 +1,19 @@
+"""Settings for every test, in every subfolder: offline, two threads, a persistent numba cache.
+
+Test files import their helpers from ``taskvec.testing`` (``tiny_adapter``, ``color_image``,
+``build_tiny``, ...); the names below stay importable from here for the top-level test files.
+"""
+
 import os
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# UMAP's numba functions compile on first use (tens of seconds on a busy CPU); cache them across runs.
+# Set before anything imports numba.
+os.environ.setdefault("NUMBA_CACHE_DIR",
+                      str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "taskvec-numba"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -19,6 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel (minutes); CI runs it, `-m "not slow"` skips it
+
 pytest.importorskip("hatchling", reason="building the wheel needs hatchling (pip install -r requirements-dev.txt)")
 
 

@@ -15,6 +15,11 @@ from taskvec.testing import TINY_FAMILIES
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# family (one file in taskvec/models/families/) -> the config model types it serves
+FAMILY_TYPES = {"idefics3": ("idefics3", "smolvlm"), "idefics2": ("idefics2",), "llava": ("llava",),
+                "llava_onevision": ("llava_onevision",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"), "fuyu": ("fuyu",),
+                "gemma3": ("gemma3",), "causal_lm": ("llama", "mistral", "qwen2")}
+
 
 def test_loading_a_tiny_model_leaves_the_environment_alone(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -51,7 +56,8 @@ def test_every_family_has_one_file_and_a_tiny_builder():
     for m in FAMILY_MODULES:  # exactly one registration in each file
         assert (Path(families_pkg.__path__[0]) / f"{m}.py").read_text().count("register_family(") == 1, m
     types = [t for f in fams for t in f.model_types]
-    assert len(types) == len(set(types)) and tuple(types) == TINY_FAMILIES
+    assert len(types) == len(set(types)) and set(types) == set(TINY_FAMILIES)
+    assert {f.name: f.model_types for f in fams} == FAMILY_TYPES
     for f in fams:
         assert callable(f.build_tiny) and set(f.tiny) == set(f.model_types)
         assert all(2 <= s.layers <= 4 and s.notes for s in f.tiny.values())
@@ -74,6 +80,9 @@ def test_a_model_type_belongs_to_one_family():
 def test_suggested_checkpoints_come_from_the_family_files():
     from taskvec.models import DEFAULT_REAL_MODEL, SUGGESTED
 
-    assert DEFAULT_REAL_MODEL in SUGGESTED
-    assert SUGGESTED == {c: lab for f in registry.families() for c, lab in f.suggested.items()}
+    assert {DEFAULT_REAL_MODEL, "HuggingFaceM4/idefics2-8b", "llava-hf/llava-1.5-7b-hf"} <= set(SUGGESTED)
+    assert len(SUGGESTED) == sum(len(f.suggested) for f in registry.families())  # no checkpoint in two files
+    for f in registry.families():
+        for checkpoint, label in f.suggested.items():  # each label starts with one of its family's model types
+            assert SUGGESTED[checkpoint] == label and label.split()[0] in f.model_types, (f.name, checkpoint)
     assert registry.family_for("idefics3").processor_kwargs == {"do_image_splitting": False}

@@ -7,11 +7,8 @@ import sys
 
 import pytest
 
-from conftest import color_image
 from taskvec.cli import main
-from taskvec.testing.tiny import TINY_FAMILIES
-
-TEXT_ONLY = ("llama", "mistral", "qwen2")
+from taskvec.testing import TEXT_ONLY_FAMILIES as TEXT_ONLY, TINY_FAMILIES, color_image
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)

@@ -1,9 +1,11 @@
-"""Tiny random-weight models: every family builds offline, fast, and runs text and image prompts."""
+"""Tiny random-weight models: every family builds offline and runs text and image prompts.
+
+No wall-clock budgets here: timings belong in ``python -m taskvec bench``.
+"""
 
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -12,18 +14,27 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from taskvec.errors import ModelLoadError  # noqa: E402
-from taskvec.testing.tiny import (  # noqa: E402
+from taskvec.testing import (  # noqa: E402
     TEXT_ONLY_FAMILIES,
     TINY_FAMILIES,
-    TINY_LAYERS_PATH,
     TINY_NOTES,
     TINY_NUM_LAYERS,
     build_tiny,
     image_placeholder,
+    layers_path,
+    tiny_adapter,
 )
 
 TEXT_PROMPT = "Q:France\nA:Paris\n\nQ:Italy\nA:"
 VLMS = [f for f in TINY_FAMILIES if f not in TEXT_ONLY_FAMILIES]
+
+# Where the decoder layers live, as documented in DESIGN.md ("Facts about transformers").
+DOCUMENTED_LAYERS_PATH = {
+    **dict.fromkeys(("idefics3", "smolvlm", "idefics2"), "model.text_model.layers"),
+    **dict.fromkeys(("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "fuyu", "gemma3"),
+                    "model.language_model.layers"),
+    **dict.fromkeys(("llama", "mistral", "qwen2"), "model.layers"),
+}
 
 _CACHE: dict[str, tuple] = {}
 
@@ -40,7 +51,7 @@ def _tokenizer(proc):
 
 def _layers(model, family):
     obj = model
-    for name in TINY_LAYERS_PATH[family].split("."):
+    for name in layers_path(tiny_adapter(family)).split("."):  # found by the family's adapter
         obj = getattr(obj, name)
     return obj
 
@@ -87,8 +98,9 @@ def test_unknown_family_names_the_available_ones():
 
 
 def test_every_family_has_notes_and_metadata():
-    assert set(TINY_NOTES) == set(TINY_FAMILIES)
-    assert set(TINY_LAYERS_PATH) == set(TINY_FAMILIES) == set(TINY_NUM_LAYERS)
+    assert set(TINY_FAMILIES) == set(DOCUMENTED_LAYERS_PATH)  # every family, and only those, has a tiny model
+    assert all(TINY_NOTES[f].strip() for f in TINY_FAMILIES)
+    assert all(2 <= TINY_NUM_LAYERS[f] <= 4 for f in TINY_FAMILIES)
     assert len(set(TINY_NUM_LAYERS.values())) >= 2  # not every family the same depth
     for f in TEXT_ONLY_FAMILIES:
         assert image_placeholder(f) is None
@@ -97,11 +109,13 @@ def test_every_family_has_notes_and_metadata():
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_adapter_finds_the_documented_layers(family):
+    assert layers_path(tiny_adapter(family)) == DOCUMENTED_LAYERS_PATH[family]
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_build_shape_and_label(family):
     model, proc = _tiny(family)
-    t0 = time.perf_counter()
-    build_tiny(family, seed=1)  # a warm build (modules imported): the < 2 s budget
-    assert time.perf_counter() - t0 < 2.0
     cfg = model.config
     text_cfg = cfg.get_text_config()
     assert cfg._taskvec_tiny_random is True

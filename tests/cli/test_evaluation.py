@@ -6,7 +6,7 @@ import json
 import pytest
 
 from taskvec.cli import main
-from taskvec.analysis.units import add_typos
+from taskvec.analysis.tables import summarize
 
 TASKS = "country-capital,food-color"
 SMALL = ["--limit-val", "4", "--limit-test", "4", "--seeds", "1", "--n-sets", "3", "--no-png"]
@@ -43,6 +43,11 @@ def test_eval_writes_json_csv_html_with_table_shape(first_run):
     val_inputs = {it["input"] for it in unit["splits"]["val"]["items"]}
     test_inputs = {it["input"] for it in unit["splits"]["test"]["items"]}
     assert not val_inputs & test_inputs  # examples for one split come from the other
+    # the table is analysis.tables.summarize of the saved units (no second computation in the CLI)
+    units = [json.loads(p.read_text()) for p in sorted((first_run / "units").glob("*.json"))]
+    assert s == json.loads(json.dumps(summarize(units, TASKS.split(","))))
+    patch_row = next(r for r in rows if r[1] == "Text Examples Patch")
+    assert patch_row[2:5] == [f"{s['table']['Text Examples Patch'][c]:.4f}" for c in ("country-capital", "food-color", "Avg")]
 
 
 def test_eval_is_resumable_and_deterministic(first_run, tmp_path, capsys):
@@ -87,45 +92,16 @@ def test_instruction_typos_and_ensemble_sweep(tmp_path):
     assert (tmp_path / "e" / "ensemble_sweep.html").is_file()
 
 
-def test_additive_patch_row_and_its_definition(tmp_path):
-    """--additive adds the Additive Patch row (own layer chosen on val); each prediction is the query's
-    residual + (task vector - mean no-context residual of the other split's queries) at that layer."""
-    import torch
-
-    from taskvec.core.activations import residuals
-    from taskvec.analysis.units import Inputs, Unit, limited, resolve_task, run_unit
-    from taskvec.models import load_model
-    from taskvec.core.patching import first_token_logits, make_patch
-    from taskvec.core.prompts import query_prompt
-    from taskvec.core.specs import TextExamples
-    from taskvec.core.vectors import extract
-
+def test_additive_flag_adds_its_own_row(tmp_path):
+    """--additive adds the Additive Patch row, its layer chosen on validation (the definition of a
+    prediction is tested in tests/analysis/test_units.py)."""
     assert run_eval(tmp_path, "--additive", "--query", "text") == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     (g, s), = doc["summaries"].items()
-    assert g.endswith("_additive") and s["rows"][-1] == "Text Examples Additive Patch"
-    assert len(s["best_additive_layer_per_seed"]) == 1
-
-    adapter = load_model("tiny-random/idefics3")
-    task = resolve_task("country-capital")
-    unit = Unit("country-capital", "text", "text", 5, 0, 0, additive=True)
-    r = run_unit(adapter, task, unit, n_sets=3, limit_val=4, limit_test=4)
-    val, test = limited(task, 4, 4)
-    inputs = Inputs(task)
-    tv = extract(adapter, TextExamples(tuple((it.input, it.answer) for it in test)), 5, 3, 0).vectors
-    base = residuals(adapter, [query_prompt(it.input) for it in test]).at_delimiter.mean(0)
-    row = r["splits"]["val"]["items"][0]
-    qp = query_prompt(inputs(val[0], "text"))
-    for layer in (0, 2, adapter.n_layers):
-        z = first_token_logits(adapter, qp, lambda enc: [make_patch(adapter, enc, tv[layer] - base[layer], layer, "add")])
-        assert adapter.decode_token(int(z.argmax())) == row["additive_patch"][layer]
-    assert len(row["additive_patch_ok"]) == adapter.n_layers + 1 and "patch" in row
-
-
-def test_typos_are_seeded_and_keep_the_delimiter():
-    a = add_typos("The capital city of the country:", 3, seed=1)
-    assert a == add_typos("The capital city of the country:", 3, seed=1)
-    assert a.endswith(":") and a != "The capital city of the country:"
+    assert g == "text-to-text_n5_additive"
+    assert s["rows"] == ["No Context", "Text Examples Prompt", "Random", "Text Examples Patch",
+                         "Text Examples Additive Patch"]
+    assert len(s["best_additive_layer_per_seed"]) == 1 and 0 <= s["best_additive_layer_per_seed"][0] <= 3
 
 
 def _bad_data(tmp_path):

@@ -1,9 +1,8 @@
-"""Drawn flags: proportions, dominant colours, the written examples; entity image speed."""
+"""Drawn flags: proportions, dominant colours, the written examples; loading user images."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +11,10 @@ from PIL import Image
 from taskvec.data import tasks as datasets
 from taskvec.data.flag_table import FLAG_TABLE
 from taskvec.data.images import FLAGS_DRAWN, entity_image, flag_image
+from taskvec.data.imageio import load_image
 from taskvec.data.resources import assets_dir, flags_dir
+from taskvec.errors import ImageError
+from taskvec.testing import color_image
 
 # Official width:height of a handful of flags (from their flag laws).
 RATIOS = {"France": 3 / 2, "Germany": 5 / 3, "Japan": 3 / 2, "Switzerland": 1.0, "Denmark": 37 / 28,
@@ -117,15 +119,15 @@ def test_examples_and_list_match_the_drawn_flags():
     assert all(f"| {c} |" in listed for c in FLAGS_DRAWN)
 
 
-def test_entity_images_are_fast():
-    names = {d: [it.input for it in datasets.load_task(t).items[:40]]
-             for d, t in (("country", "country-capital"), ("animal", "animal-latin"), ("food", "food-color"))}
-    entity_image("food", "Kiwi")  # warm the colour table
-    t0 = time.perf_counter()
-    n = 0
-    for domain, items in names.items():
-        for name in items:
-            entity_image(domain, name)
-            n += 1
-    per_image = (time.perf_counter() - t0) / n
-    assert per_image < 0.02, f"{per_image * 1e3:.1f} ms per image"  # ~0.3 ms here; loose for shared CPUs
+def test_not_an_image_and_huge_images(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is text")
+    with pytest.raises(ImageError, match="not a readable image"):
+        load_image(bad)
+    with pytest.raises(ImageError, match="does not exist"):
+        load_image(tmp_path / "missing.png")
+    big = tmp_path / "big.png"
+    color_image(0, (300, 200)).save(big)
+    with pytest.raises(ImageError, match="over the limit"):
+        load_image(big, max_pixels=10_000)
+    assert load_image(big).size == (300, 200)

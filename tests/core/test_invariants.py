@@ -3,15 +3,14 @@
 import pytest
 import torch
 
-from conftest import color_image, tiny_adapter
 from taskvec.core.activations import residuals
 from taskvec.core.hooks import hooked_modules, intervene
-from taskvec.testing.tiny import TINY_FAMILIES
+from taskvec.testing import TEXT_ONLY_FAMILIES, TINY_FAMILIES, color_image, tiny_adapter
 from taskvec.core.patching import first_token_logits, generate, make_patch
 from taskvec.core.sweep import layer_sweep, naive_sweep
 from taskvec.core.prompts import icl_prompt, query_prompt
 
-VLMS = [f for f in TINY_FAMILIES if f not in ("llama", "mistral", "qwen2")]
+VLMS = [f for f in TINY_FAMILIES if f not in TEXT_ONLY_FAMILIES]
 ATOL = 2e-4
 
 

@@ -3,14 +3,12 @@
 import pytest
 import torch
 
-from conftest import color_image, tiny_adapter
+from taskvec.testing import color_image, tiny_adapter
 from taskvec.analysis.compare import compare
-from taskvec.errors import (ContextLengthError, ImageError, LayerError, ModelLoadError, SpecError,
+from taskvec.errors import (ContextLengthError, LayerError, SpecError,
                             UnsupportedInputError, VectorShapeError)
 from taskvec.core.hooks import hooked_modules
-from taskvec.data.imageio import load_image
-from taskvec.models import load_model
-from taskvec.core.patching import generate
+from taskvec.core.patching import first_token_logits, generate, make_patch
 from taskvec.core.sweep import layer_sweep
 from taskvec.core.prompts import query_prompt
 from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, parse_examples
@@ -31,21 +29,21 @@ def test_parse_examples_formats_and_line_numbers():
     assert "line 2" in msg and "line 3" in msg and "line 4" in msg and "line 1" not in msg
 
 
-@pytest.mark.parametrize("make", [
-    lambda: parse_examples("   \n\n"),
-    lambda: TextExamples(()),
-    lambda: TextExamples((("France", ""),)),
-    lambda: TextExamples((("France",),)),
-    lambda: Instruction("  "),
-    lambda: Ensemble((), ()),
-    lambda: Ensemble((Instruction("x:"),), (1.0, 2.0)),
-    lambda: Ensemble((Instruction("x:"),), (-1.0,)),
-    lambda: ImageExamples((("not an image", "Paris"),)),
+@pytest.mark.parametrize("make, needle", [
+    (lambda: parse_examples("   \n\n"), "No examples found"),
+    (lambda: TextExamples(()), "at least two"),
+    (lambda: TextExamples((("France", ""),)), "Example 1 of the text examples has no answer"),
+    (lambda: TextExamples((("France",),)), "not an (input, answer) pair"),
+    (lambda: Instruction("  "), "instruction is empty"),
+    (lambda: Ensemble((), ()), "at least one specification"),
+    (lambda: Ensemble((Instruction("x:"),), (1.0, 2.0)), "1 parts, 2 weights"),
+    (lambda: Ensemble((Instruction("x:"),), (-1.0,)), ">= 0"),
+    (lambda: ImageExamples((("not an image", "Paris"),)), "got str"),
 ])
-def test_empty_or_malformed_specs(make):
+def test_empty_or_malformed_specs(make, needle):
     with pytest.raises(SpecError) as e:
         make()
-    assert len(str(e.value)) > 20
+    assert needle in str(e.value)
 
 
 def test_a_single_example_cannot_make_a_vector():
@@ -63,20 +61,6 @@ def test_images_on_a_text_only_model():
     with pytest.raises(UnsupportedInputError, match="text-only"):
         compare(a, TextExamples((("France", "Paris"), ("Italy", "Rome"))), color_image(3), layer=1)
     unpatched(a)
-
-
-def test_not_an_image_and_huge_images(tmp_path):
-    bad = tmp_path / "notes.png"
-    bad.write_text("this is text")
-    with pytest.raises(ImageError, match="not a readable image"):
-        load_image(bad)
-    with pytest.raises(ImageError, match="does not exist"):
-        load_image(tmp_path / "missing.png")
-    big = tmp_path / "big.png"
-    color_image(0, (300, 200)).save(big)
-    with pytest.raises(ImageError, match="over the limit"):
-        load_image(big, max_pixels=10_000)
-    assert load_image(big).size == (300, 200)
 
 
 def test_prompt_longer_than_the_context():
@@ -112,24 +96,22 @@ def test_cross_model_patching_needs_matching_width():
     assert llm.hidden_size == vlm.hidden_size and llm.n_layers != vlm.n_layers
     spec = TextExamples((("France", "Paris"), ("Italy", "Rome"), ("Peru", "Lima")))
     tv = extract(llm, spec, n_examples=2, n_sets=3)
-    # one layer's vector from the LLM patches into a VLM of the same width
-    out = generate(vlm, query_prompt(color_image(2)), tv.at(1), 1, max_new_tokens=2)
-    assert out.top.tokens
+    # one layer's vector from the LLM patches into a VLM of the same width: the VLM's answer is the
+    # one with that vector written at its delimiter, not its unpatched answer
+    q = query_prompt(color_image(2))
+    out = generate(vlm, q, tv.at(1), 1, max_new_tokens=2)
+    patched = first_token_logits(vlm, q, lambda enc: [make_patch(vlm, enc, tv.at(1), 1)])
+    torch.testing.assert_close(out.first_logits, patched, atol=2e-4, rtol=1e-4)
+    assert not torch.allclose(out.first_logits, first_token_logits(vlm, q), atol=1e-4)
     with pytest.raises(VectorShapeError, match="residual layers"):
-        generate(vlm, query_prompt(color_image(2)), tv.vectors, 1)
+        generate(vlm, q, tv.vectors, 1)
     # the whole (L+1, D) stack transfers to a VLM of the same depth (LLaMA -> LLaVA)
     assert same_depth.n_layers == llm.n_layers
     out = compare(same_depth, spec, color_image(2), layer=2, vector=tv, max_new_tokens=2)
-    assert out.patch.top.tokens and out.layer == 2
+    assert out.layer == 2
+    torch.testing.assert_close(out.patch.first_logits, generate(same_depth, q, tv.vectors, 2, max_new_tokens=1).first_logits)
     unpatched(vlm)
     unpatched(same_depth)
-
-
-def test_unknown_and_unreachable_models():
-    with pytest.raises(ModelLoadError, match="idefics3"):
-        load_model("tiny-random/not-a-family")
-    with pytest.raises(ModelLoadError, match="organism"):
-        load_model("no-such-user/no-such-model-xyz")
 
 
 def test_saved_vector_round_trip(tmp_path):

@@ -1,11 +1,11 @@
-"""The real loading path (`from_pretrained` on a local folder), offline, on saved tiny models."""
+"""The real loading path (`from_pretrained` on a local folder), offline, on saved tiny models; load errors."""
 
 import pytest
 import torch
 
 from taskvec.errors import ModelLoadError
-from taskvec.models import load_model, resolve_dtype
-from taskvec.testing.tiny import build_tiny
+from taskvec.models import load_model, registry, resolve_dtype
+from taskvec.testing import TINY_NUM_LAYERS, build_tiny, tiny_adapter
 from taskvec.core.patching import first_token_logits
 from taskvec.core.prompts import query_prompt
 
@@ -16,10 +16,11 @@ def test_load_a_saved_folder_like_a_hub_checkpoint(family, tmp_path):
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     a = load_model(str(tmp_path), dtype="fp32", device="cpu")
-    assert a.family == load_model(f"tiny-random/{family}").family
-    assert a.meaningless_weights and a.n_layers  # the label survives saving == len(a.decoder_layers)
+    assert type(a) is registry.adapter_for(family)  # found by config.model_type, as for a hub checkpoint
+    assert a.meaningless_weights is True  # the tiny-random label survives saving
+    assert a.n_layers == TINY_NUM_LAYERS[family] and a.model_id == str(tmp_path)
     q = query_prompt("Spain")
-    ref = load_model(f"tiny-random/{family}")
+    ref = tiny_adapter(family)
     torch.testing.assert_close(first_token_logits(a, q), first_token_logits(ref, q), atol=1e-5, rtol=1e-5)
 
 
@@ -51,3 +52,10 @@ def test_quantization_without_bitsandbytes_says_what_to_install(tmp_path):
     processor.save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="bitsandbytes"):
         load_model(str(tmp_path), quantization="4bit")
+
+
+def test_unknown_and_unreachable_models():
+    with pytest.raises(ModelLoadError, match="idefics3"):
+        load_model("tiny-random/not-a-family")
+    with pytest.raises(ModelLoadError, match="organism"):
+        load_model("no-such-user/no-such-model-xyz")
