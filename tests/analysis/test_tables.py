@@ -161,7 +161,8 @@ def test_source_and_additive_rows_choose_their_own_layers_on_validation():
              split([1, 2, 3], source=[2, 4, 4], additive=[4, 4, 2], cosine=[0.75, 0.25, 0.25])),
     ]
     s = summarize(units, TASKS, source="tiny-random/mistral")
-    patch, src, add = "Text Examples Patch", "Text Examples Patch (from tiny-random/mistral)", "Text Examples Additive Patch"
+    patch, add = "Text Examples Patch", "Text Examples Additive Patch"
+    src = "Text Examples Patch (from tiny-random/mistral)"
     assert s["rows"] == ["No Context", "Text Examples Prompt", "Random", patch, src, add]
     assert s["best_layer_per_seed"] == [1]
     assert s["best_source_layer_per_seed"] == [0]
@@ -205,8 +206,10 @@ def test_format_table_layout_rounding_and_nan(paper):
 
 def test_write_csv(tmp_path, paper):
     units = [
-        unit(A, 0, split([1, 3, 2], source=[4, 1, 0], additive=[0, 1, 4]), split([0, 1, 4], source=[1, 4, 4], additive=[4, 4, 1])),
-        unit(B, 0, split([0, 2, 2], source=[3, 2, 1], additive=[0, 0, 3]), split([1, 2, 3], source=[2, 4, 4], additive=[4, 4, 2])),
+        unit(A, 0, split([1, 3, 2], source=[4, 1, 0], additive=[0, 1, 4]),
+             split([0, 1, 4], source=[1, 4, 4], additive=[4, 4, 1])),
+        unit(B, 0, split([0, 2, 2], source=[3, 2, 1], additive=[0, 0, 3]),
+             split([1, 2, 3], source=[2, 4, 4], additive=[4, 4, 2])),
     ]
     other = summarize(units, TASKS, source="src")
     path = write_csv(tmp_path / "results.csv", {"text-to-image_n5": paper, "g2": other}, TASKS)

@@ -41,7 +41,7 @@ def test_top_k_by_hand():
     a = tiny_adapter("gemma3")  # on a model: one row of k per residual layer
     r = residuals(a, [icl_prompt(PAIRS[:2], "Peru")]).values[0, :, 0]  # (L+1, D)
     tk = top_k(a, r, k=3)
-    assert len(tk.tokens) == a.n_layers + 1 == 5 and all(len(t) == 3 for t in tk.tokens)
+    assert len(tk.tokens) == a.n_layers + 1 and all(len(t) == 3 for t in tk.tokens)
     assert all(p[0] >= p[1] >= p[2] > 0 for p in tk.probs)
 
 
@@ -218,7 +218,8 @@ def test_pca_and_tsne_projections():
         project(X, "mds")
 
 
-@pytest.mark.slow  # numba compiles UMAP on first use: ~40 s cold, ~10 s with tests/conftest.py's NUMBA_CACHE_DIR
+@pytest.mark.slow  # numba compiles UMAP on first use: ~40 s cold; ~15 s once tests/conftest.py's NUMBA_CACHE_DIR
+# holds the cacheable part (umap's parallel functions in fuzzy_simplicial_set are not cached by numba)
 def test_umap_projection():
     X, _ = two_clusters()
     U = project(X, "umap", seed=0)
