@@ -82,7 +82,7 @@ def _check_pairs(pairs, input_type, what: str) -> None:
             raise SpecError(f"Example {i} of the {what} is not an (input, answer) pair: {pair!r}.")
         x, y = pair
         if not isinstance(x, input_type):
-            raise SpecError(f"Example {i} of the {what}: expected a {input_type.__name__} input, got {type(x).__name__}.")
+            raise SpecError(f"Example {i} of the {what}: expected {'an image' if input_type is Image.Image else 'a text'} input, got {type(x).__name__}.")
         if not isinstance(y, str) or not y.strip():
             raise SpecError(f"Example {i} of the {what} has no answer; give each input its answer.")
         if isinstance(x, str) and not x.strip():
