@@ -1,8 +1,10 @@
 """Patch a query at every layer: the batched ``layer_sweep`` and its reference ``naive_sweep``.
 
-``layer_sweep`` computes the first-token distribution for a patch at every layer in one
-batched step that reuses the query prefix's KV cache and recomputes only the positions
-from the delimiter on; ``naive_sweep`` is one full forward per layer (tests, benchmark).
+``layer_sweep`` computes the first-token distribution for a patch at every layer in as few
+model calls as the family allows: families that take a 4-D attention mask run the prefix and
+all patched copies of the suffix in ONE forward; with more copies than ``max_batch`` the prefix
+is cached once and the copies packed over it; other families repeat the prefix's KV cache along
+the batch. ``naive_sweep`` is one full forward per layer (the reference: tests, benchmark).
 """
 
 from __future__ import annotations
@@ -55,25 +57,28 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     """Patch ``vectors[l]`` at layer l (for every l in ``layers``) at the query's delimiter.
 
     ``vectors``: (L+1, D), one vector per residual layer (a task vector), or (D,) for the
-    same vector everywhere. One prefix pass (tokens before the delimiter) fills a KV
-    cache; the cache is repeated once per swept layer and one batched pass computes the
-    tokens from the delimiter on, row i patched at layer ``layers[i]``. Families that take a
-    4-D attention mask (``adapter.packed_sweep``) instead lay the copies side by side in one
-    row over the shared prefix cache, so nothing is copied. ``max_batch`` bounds the copies
-    per pass.
+    same vector everywhere. Strategy, chosen by the family's declared capability
+    (``adapter.packed_sweep``: it takes a custom 4-D attention mask):
+    - one pass: ``prefix | copy_0 | ... | copy_n`` in one row, each copy of the tokens from the
+      delimiter on seeing the prefix and itself (``_sweep_one_pass``);
+    - more copies than ``max_batch``: the prefix cached once, the copies packed over it per chunk;
+    - families without 4-D masks: the prefix cache repeated once per copy along the batch.
+    Every strategy equals ``naive_sweep`` (tests/core/test_invariants.py).
     """
     layers, per_layer = _sweep_args(adapter, vectors, layers)
     enc = adapter.encode([prompt])
     d, end = int(enc.delimiters[0]), int(enc.lengths[0])
     pos_ids = adapter.position_ids(enc)  # None or (..., 1, T)
+    chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
     with torch.no_grad():
+        if adapter.packed_sweep and d > 0 and len(chunks) == 1:  # prefix and copies in ONE forward
+            return Sweep(layers, _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale))
         prefix_cache = None
         if d > 0:
             pre = adapter.slice_positions(enc, 0, d)
             if pos_ids is not None:
                 pre["position_ids"] = pos_ids[..., :d]
             prefix_cache = adapter.model(**pre, use_cache=True).past_key_values
-        chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
         if adapter.packed_sweep and prefix_cache is not None:
             logits = [_sweep_packed(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale)
                       for chunk in chunks]
@@ -81,6 +86,42 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
             logits = [_sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale,
                                   copy_cache=len(chunks) > 1) for chunk in chunks]
     return Sweep(layers, torch.cat(logits))
+
+
+def _copies_mask(d: int, s: int, n: int, dtype: torch.dtype, with_prefix_rows: bool) -> torch.Tensor:
+    """Additive mask: the prefix (``d`` tokens, causal) and ``n`` copies of an ``s``-token suffix, each
+    copy seeing the prefix and itself (causal) only. (1, 1, rows, d + n*s); rows = d + n*s or n*s."""
+    blocks = torch.block_diag(*[torch.ones(s, s).tril()] * n).bool()  # (n*s, n*s)
+    allowed = torch.cat([torch.ones(n * s, d, dtype=torch.bool), blocks], 1)  # (n*s, d + n*s)
+    if with_prefix_rows:
+        prefix = torch.cat([torch.ones(d, d).tril().bool(), torch.zeros(d, n * s, dtype=torch.bool)], 1)
+        allowed = torch.cat([prefix, allowed], 0)  # (d + n*s, d + n*s)
+    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    return mask[None, None]
+
+
+def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
+    """The prefix and every patched copy of the suffix in ONE forward (no cache, one model call).
+
+    The row is ``prefix | copy_0 | ... | copy_{n-1}``; a 4-D mask lets each copy see the prefix and
+    itself, each copy has the suffix's own position ids, copy i is patched at ``layers[i]``.
+    """
+    n, s = len(layers), end - d
+    full = adapter.slice_positions(enc, 0, end)  # image inputs ride along with the prefix
+    for k, v in full.items():
+        if k == "input_ids" or (k in adapter.per_position_keys and k != "attention_mask"):
+            full[k] = torch.cat([v[:, :d], v[:, d:end].repeat(1, n)], 1)  # (1, d + n*s)
+    full["attention_mask"] = _copies_mask(d, s, n, adapter.dtype, True).to(adapter.device)
+    if pos_ids is not None:
+        reps = [1] * (pos_ids.dim() - 1) + [n]
+        full["position_ids"] = torch.cat([pos_ids[..., :d], pos_ids[..., d:end].repeat(*reps)], -1)
+    else:
+        full["position_ids"] = torch.cat([torch.arange(d), torch.arange(d, end).repeat(n)])[None].to(adapter.device)
+    patches = [Patch(l, d + i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
+    with intervene(adapter.decoder_layers, patches=patches):
+        out = adapter.model(**full, use_cache=False)
+    last = d + torch.arange(n, device=out.logits.device) * s + s - 1
+    return out.logits[0, last].float().cpu()  # (n, V)
 
 
 def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode, scale):
@@ -91,10 +132,7 @@ def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode,
     """
     n, s = len(layers), end - d
     step = {k: v.repeat(1, n) for k, v in adapter.slice_positions(enc, d, end).items() if k != "attention_mask"}
-    blocks = torch.block_diag(*[torch.ones(s, s).tril()] * n).bool()  # (n*s, n*s): each copy attends to itself
-    allowed = torch.cat([torch.ones(n * s, d, dtype=torch.bool), blocks], 1)  # (n*s, d + n*s)
-    mask = torch.zeros(allowed.shape, dtype=adapter.dtype).masked_fill(~allowed, torch.finfo(adapter.dtype).min)
-    step["attention_mask"] = mask[None, None].to(adapter.device)  # (1, 1, n*s, d + n*s)
+    step["attention_mask"] = _copies_mask(d, s, n, adapter.dtype, False).to(adapter.device)  # (1, 1, n*s, d + n*s)
     if pos_ids is not None:
         step["position_ids"] = pos_ids[..., d:end].repeat(*([1] * (pos_ids.dim() - 1)), n)
     else:

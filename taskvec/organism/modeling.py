@@ -255,8 +255,17 @@ class OrganismModel(OrganismPreTrainedModel):
 
 
 def _attention_mask(attention_mask, B: int, T: int, past: int, device) -> torch.Tensor:
-    """Boolean (B, 1, T, past+T): causal, and keys that the 2-D attention_mask marks as padding hidden."""
+    """Boolean (B, 1, T, past+T): causal, and keys that the 2-D attention_mask marks as padding hidden.
+
+    A 4-D ``attention_mask`` ((B or 1, 1, T, past+T), boolean or additive with 0 = visible) is taken
+    as the whole mask, causality included: packed sequences (taskvec's one-pass layer sweep)."""
     S = past + T
+    if attention_mask is not None and attention_mask.dim() == 4:
+        m = attention_mask.to(device)
+        allowed = m if m.dtype == torch.bool else m == 0
+        if allowed.shape[-2:] != (T, S):
+            raise ValueError(f"a 4-D attention_mask should end in (new, past+new) = {(T, S)}, got {tuple(m.shape)}.")
+        return allowed.expand(B, 1, T, S)
     q_pos = past + torch.arange(T, device=device)
     allowed = torch.arange(S, device=device)[None, :] <= q_pos[:, None]  # (T, S)
     allowed = allowed[None, None].expand(B, 1, T, S)

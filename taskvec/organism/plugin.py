@@ -17,7 +17,7 @@ class OrganismAdapter(Adapter):
     """taskvec's own trained model organism (early fusion, Llama-like layout)."""
 
     family = "organism"
-    packed_sweep = False  # its attention takes 2-D padding masks only
+    packed_sweep = True  # its attention takes 2-D padding masks and whole 4-D masks (packed sweeps)
     layer_paths = ("model.layers",)
     norm_paths = ("model.norm",)
     image_placeholder = "<image>"

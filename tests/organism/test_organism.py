@@ -159,3 +159,20 @@ def test_lens_phases_run_input_then_task_then_answer(kind):
         roles = "".join(r[0] for r in phase.dominant())  # i, t, a per residual layer 0..L
         assert re.fullmatch(r"i+t+a+", roles), (task.id, kind, roles, phase.mean)
         assert roles.startswith("i") and roles.endswith("a")
+
+
+def test_organism_sweeps_equal_the_per_layer_loop():
+    """The organism takes whole 4-D masks: its one-pass and cached-prefix sweeps equal the naive loop."""
+    from taskvec.core.activations import residuals
+    from taskvec.core.prompts import icl_prompt, query_prompt
+    from taskvec.core.sweep import layer_sweep, naive_sweep
+    from taskvec.models import load_model
+
+    a = load_model("organism")
+    assert a.packed_sweep
+    src = residuals(a, [icl_prompt([("France", "Paris"), ("Italy", "Rome")], "Peru")]).values[0, :, 0]
+    img = Image.new("RGB", (40, 30), (200, 30, 40))
+    for q in (query_prompt("Spain"), query_prompt(img)):
+        ref = naive_sweep(a, q, src)
+        torch.testing.assert_close(layer_sweep(a, q, src).logits, ref.logits, atol=1e-4, rtol=1e-4)  # one pass
+        torch.testing.assert_close(layer_sweep(a, q, src, max_batch=3).logits, ref.logits, atol=1e-4, rtol=1e-4)
