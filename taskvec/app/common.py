@@ -9,7 +9,12 @@ wrong parameter, and the API names of ``gradio_client`` are the handler's parame
 from __future__ import annotations
 
 import functools
+import gc
+import html
 import inspect
+import logging
+import math
+import re
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -17,7 +22,7 @@ import gradio as gr
 from taskvec.analysis.compare import suggested_layer
 from taskvec.app import library as LIB
 from taskvec.app.host import ModelHost
-from taskvec.errors import TaskvecError
+from taskvec.errors import LayerError, SpecError, TaskvecError
 
 HOST = ModelHost()
 MODEL = dict(concurrency_limit=1, concurrency_id="model")  # one model computation at a time, all sessions
@@ -25,19 +30,147 @@ KINDS = ["text examples", "image examples", "instruction"]
 SPEC_OF = {"text examples": "text", "image examples": "image", "instruction": "instruction"}
 
 
+LOG = logging.getLogger("taskvec.app")
+MAX_TEXT = 50_000  # characters of one text field (the UI's boxes; the API could send anything)
+MAX_MESSAGE = 800  # characters of an error message shown in the app
+LAYER_SLIDER = "taskvec-layer-slider"  # elem_classes tag of every layer slider (refreshed per session)
+# heavy settings in public mode: the most a visitor's request computes (a local run takes the sliders' range)
+PUBLIC_CAPS = {"n_sets": 10, "n_queries": 20, "lens_sets": 20, "cluster_sets": 10}
+_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.~+@-]+)+/([\w.~+@-]+)")
+
+
+def _bounded(msg: str) -> str:
+    msg = str(msg)
+    if HOST.public:
+        msg = _PATH.sub(r"\1", msg)  # no server paths for visitors: only the file's name
+    if len(msg) > MAX_MESSAGE:
+        msg = msg[:MAX_MESSAGE] + f" … ({len(msg) - MAX_MESSAGE} more characters)"
+    return html.escape(msg, quote=False)  # the modal renders HTML: what a user typed stays text
+
+
+def user_error(msg: str) -> gr.Error:
+    """An error box for a mistake the user can fix: shown in full (bounded), no traceback in the log."""
+    return gr.Error(_bounded(msg), duration=None, print_exception=False)
+
+
+def check_arguments(fn, args, kwargs) -> None:
+    """API-only junk refused at the boundary: over-long text, text that is not valid Unicode (a lone
+    surrogate), and non-finite numbers, each named by the handler's parameter."""
+    try:
+        bound = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return
+    for name, value in bound.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, str):
+                if len(v) > MAX_TEXT:
+                    raise SpecError(f"The field {name!r} has {len(v):,} characters; the app takes at most "
+                                    f"{MAX_TEXT:,}. Shorten it.")
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise SpecError(f"The field {name!r} holds an invalid character at position {e.start} (a lone "
+                                    "UTF-16 surrogate); retype that part of the text.") from None
+            elif isinstance(v, float) and not math.isfinite(v):
+                raise SpecError(f"The field {name!r} must be a finite number; got {v}.")
+
+
 def guard(fn):
-    """Typed taskvec errors become a visible error box; anything else too, and the app stays up."""
+    """Every error a user can cause becomes a short, specific error box (no traceback in the log); an
+    unexpected error too, with its traceback logged for the operator; the app stays up.
+
+    Also catches what derives from ``BaseException`` only, such as a Rust panic in a tokenizer
+    (pyo3's ``PanicException``). In public mode a failed request drops the cached source model, and
+    memory is collected after every request."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        failed = True
         try:
-            return fn(*args, **kwargs)
-        except gr.Error:
+            check_arguments(fn, args, kwargs)
+            out = fn(*args, **kwargs)
+            failed = False
+            return out
+        except gr.Error as e:  # raised on purpose by a handler: a user's mistake, no traceback
+            e.message, e.print_exception = _bounded(e.message), False
             raise
         except TaskvecError as e:
-            raise gr.Error(str(e), duration=None) from None
-        except Exception as e:  # noqa: BLE001 - show it, keep serving
-            raise gr.Error(f"Unexpected error ({type(e).__name__}): {e}", duration=None) from None
+            raise user_error(str(e)) from None
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except MemoryError:
+            LOG.exception("out of memory in %s", fn.__name__)
+            raise user_error("The server ran out of memory for this request; try fewer example sets, tasks or "
+                             "queries, or smaller images.") from None
+        except Exception as e:  # noqa: BLE001 - show it, log it, keep serving
+            LOG.exception("unexpected error in %s", fn.__name__)
+            detail = "" if HOST.public else f": {e}"
+            raise user_error(f"Unexpected error ({type(e).__name__}){detail}. It was logged; if the inputs "
+                             "look right, please report it.") from None
+        except BaseException as e:  # noqa: BLE001 - e.g. a Rust panic in a tokenizer (PanicException)
+            LOG.error("%s in %s", type(e).__name__, fn.__name__, exc_info=True)
+            raise user_error(f"The model's tokenizer or a native library failed on this input "
+                             f"({type(e).__name__}). Check it for unusual characters or extreme numbers; "
+                             "nothing was changed.") from None
+        finally:
+            if HOST.public:
+                if failed:
+                    HOST.drop_source()
+                gc.collect()
     return wrapper
+
+
+def layer_of(layer, adapter) -> int:
+    """A residual layer 0..L of ``adapter`` from a slider or the API: an integer in range, or a LayerError
+    that says the model may have changed since the page loaded."""
+    try:
+        value = float(layer)
+    except (TypeError, ValueError):
+        raise LayerError(f"The layer must be a whole number; got {str(layer)[:40]!r}.") from None
+    if not math.isfinite(value) or value != int(value):
+        raise LayerError(f"The layer must be a whole number; got {value}.")
+    n = adapter.n_layers
+    if not 0 <= int(value) <= n:
+        raise LayerError(f"Layer {int(value)} is out of range: the loaded model ({adapter.model_id}) has residual "
+                         f"layers 0..{n}. If the model was switched since this page was opened, reload the page "
+                         "to update the layer sliders.")
+    return int(value)
+
+
+def capped(value, key: str, what: str) -> int:
+    """A count from a slider or the API as an int >= 1; in public mode at most ``PUBLIC_CAPS[key]`` (a
+    warning says so)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"The number of {what} must be a whole number; got {str(value)[:40]!r}.") from None
+    if not math.isfinite(v) or v < 1:
+        raise SpecError(f"The number of {what} must be at least 1; got {v}.")
+    v = int(v)
+    limit = PUBLIC_CAPS[key]
+    if HOST.public and v > limit:
+        gr.Warning(f"This public app computes at most {limit} {what} per request; used {limit} instead of {v}.")
+        return limit
+    return v
+
+
+def session_refresh(demo, components=None):
+    """On every page load, the layer sliders (tagged ``LAYER_SLIDER``) follow the loaded model: a visitor
+    who opens the page after a model switch gets its range, not the start model's."""
+    sliders = [b for b in demo.blocks.values()
+               if isinstance(b, gr.Slider) and LAYER_SLIDER in (getattr(b, "elem_classes", None) or [])]
+    if not sliders:
+        return None
+
+    def refresh():
+        a = HOST.adapter
+        if a is None:
+            return [gr.Slider()] * len(sliders)
+        return [gr.Slider(minimum=0, maximum=a.n_layers, value=suggested_layer(a), step=1)] * len(sliders)
+
+    with demo:
+        demo.load(refresh, None, sliders, api_visibility="private", show_progress="hidden")
+    return sliders
 
 
 def wire(event, handler, components: dict, outputs, **kwargs):
@@ -100,6 +233,37 @@ class Page:
                    suggested_layer(a) if a else 0)
 
     def layer_slider(self, label: str):
-        s = gr.Slider(0, self.n_layers, value=self.best, step=1, label=label)
+        s = gr.Slider(0, self.n_layers, value=self.best, step=1, label=label, elem_classes=[LAYER_SLIDER])
         self.layer_sliders.append(s)
         return s
+
+
+def is_public(flag: bool | None = None) -> bool:
+    """Public mode: ``--public``, or on a Hugging Face Space (``SPACE_ID`` set) unless ``TASKVEC_PUBLIC=0``."""
+    import os
+
+    env = os.environ.get("TASKVEC_PUBLIC", "").strip().lower()
+    if flag or env in ("1", "true", "yes"):
+        return True
+    return bool(os.environ.get("SPACE_ID")) and env not in ("0", "false", "no")
+
+
+def split_names(text: str | None) -> list[str]:
+    """'a, b,c' -> ['a', 'b', 'c'] (the --models / --source-models lists)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+def configure(public: bool, models=(), sources=()) -> dict:
+    """Set the process's visitor policy and return the ``launch``/``queue`` settings for it.
+
+    Public: visitors load only ``models`` / use only ``sources``; uploads up to 10 MB; at most 16 events
+    waiting in the queue; Gradio's cache swept every 10 minutes of files older than an hour; exports
+    kept an hour; raw exception texts (paths) never shown. Local: today's freedom, a day's retention."""
+    from taskvec.app import exports as XP
+
+    HOST.configure(public, models, sources)
+    XP.configure(public)
+    if public:
+        return {"queue": {"max_size": 16}, "launch": {"max_file_size": "10mb", "show_error": False},
+                "delete_cache": (600, 3600)}
+    return {"queue": {}, "launch": {"show_error": True}, "delete_cache": (3600, 24 * 3600)}

@@ -5,17 +5,19 @@ Every function raises a ``TaskvecError`` whose message the app shows as is.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
 from PIL import Image
 
-from taskvec.errors import ImageError, SpecError
-from taskvec.data.imageio import load_image
+from taskvec.errors import ImageError, SpecError, VectorShapeError
+from taskvec.data.imageio import NOTE_KEY, load_image
 from taskvec.core.specs import Ensemble, ImageExamples, Instruction, TextExamples, parse_examples
 
 MAX_EXAMPLES = 200  # more lines than this are almost surely a paste error
 UPLOAD_MAX_SIDE = 1024  # larger uploads are downscaled (the adapters resize to width 224 anyway)
+MAX_WEIGHT = 1e6  # ensemble weights: only their ratios matter; 1e308 overflows to a NaN vector
 
 KINDS = ("text examples", "image examples", "instruction")
 
@@ -40,12 +42,34 @@ def read_image(f, what: str = "image") -> Image.Image:
         im = load_image(p)
     except ImageError as e:
         raise ImageError(f"The {what}: {e}") from None
+    note = im.info.get(NOTE_KEY, "")
     if max(im.size) > UPLOAD_MAX_SIDE:
         im.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))
+    if note:
+        im.info[NOTE_KEY] = f"The {what} was converted: {note}."
     return im
 
 
+def image_notes(*items) -> list[str]:
+    """What ``read_image`` converted (16-bit, transparency, animation), one sentence per image; ``items``:
+    images, specifications holding images (``.pairs``, ``.parts``) or None."""
+    notes = []
+    for it in items:
+        if isinstance(it, Image.Image):
+            if it.info.get(NOTE_KEY):
+                notes.append(it.info[NOTE_KEY])
+        elif it is not None:
+            for part in getattr(it, "parts", ()) or ():
+                notes += image_notes(part)
+            notes += image_notes(*[x for pair in getattr(it, "pairs", ()) or () for x in pair[:1]])
+    return list(dict.fromkeys(notes))
+
+
 def text_examples(text: str) -> TextExamples:
+    lines = sum(1 for line in (text or "").split("\n") if line.strip() and not line.strip().startswith("#"))
+    if lines > MAX_EXAMPLES:  # before parsing: 5,000 malformed lines must not make a 5,000-line error
+        raise SpecError(f"{lines} example lines is more than the app takes ({MAX_EXAMPLES}); "
+                        "5-30 examples are plenty for a task vector.")
     spec = parse_examples(text or "")
     if len(spec.pairs) > MAX_EXAMPLES:
         raise SpecError(f"{len(spec.pairs)} examples is more than the app takes ({MAX_EXAMPLES}); "
@@ -92,7 +116,7 @@ def build_spec(kind: str, examples: str = "", image_files=None, image_answers: s
 def build_ensemble(weights: Sequence[float], examples: str = "", image_files=None, image_answers: str = "",
                    instruction: str = "") -> Ensemble:
     """An ensemble of every specification the user filled in, with weights (text, image, instruction)."""
-    w_text, w_image, w_instr = (float(w or 0) for w in weights)
+    w_text, w_image, w_instr = (ensemble_weight(w, k) for w, k in zip(weights, KINDS))
     parts, ws = [], []
     if w_text > 0 and (examples or "").strip():
         parts.append(text_examples(examples)); ws.append(w_text)
@@ -106,6 +130,18 @@ def build_ensemble(weights: Sequence[float], examples: str = "", image_files=Non
     return Ensemble(tuple(parts), tuple(ws))
 
 
+def ensemble_weight(w, what: str) -> float:
+    """One ensemble weight: a finite number in [0, MAX_WEIGHT] (only the ratios matter)."""
+    try:
+        w = float(w or 0)
+    except (TypeError, ValueError):
+        raise SpecError(f"The ensemble weight for {what} must be a number; got {str(w)[:40]!r}.") from None
+    if not math.isfinite(w) or not 0 <= w <= MAX_WEIGHT:
+        raise SpecError(f"The ensemble weight for {what} must be between 0 and {MAX_WEIGHT:g}; got {w:g}. "
+                        "Only the ratios of the weights matter (1, 1, 0.5 is a fine choice).")
+    return w
+
+
 def read_vector(f):
     """A task vector uploaded as a .safetensors file written by the app or the CLI."""
     from taskvec.core.vectors import TaskVector
@@ -113,9 +149,12 @@ def read_vector(f):
     p = _path(f)
     if not p:
         return None
-    if not p.endswith(".safetensors"):
+    if not p.lower().endswith(".safetensors"):
         raise SpecError(f"{Path(p).name} is not a .safetensors file; upload a task vector exported by taskvec.")
-    return TaskVector.load(p)
+    try:
+        return TaskVector.load(p)
+    except VectorShapeError as e:
+        raise VectorShapeError(f"The uploaded vector: {e}") from None
 
 
 def gallery_items(files, answers: str) -> list[tuple[str, str]]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from taskvec.core.specs import parse_examples
 from taskvec.data.tasks import TaskData, paper_tasks as _paper_tasks, task_from_pairs
 from taskvec.errors import SpecError
 
 MAX_USER_TASKS = 20  # per session: a bound on what one visitor can keep in memory
+MAX_NAME = 60  # characters of a task name (it is shown in pickers and tables)
 
 
 @lru_cache(maxsize=1)
@@ -30,9 +30,13 @@ def user_task(name: str, examples_text: str, instruction: str = "", task_token: 
     name = (name or "").strip()
     if not name:
         raise SpecError("Give the new task a name, e.g. 'antonyms'.")
+    if len(name) > MAX_NAME:
+        raise SpecError(f"A task name is at most {MAX_NAME} characters; this one has {len(name)}.")
     if name in {t.id for t in paper_tasks()}:
         raise SpecError(f"{name!r} is a paper task; give your task another name.")
-    pairs = parse_examples(examples_text).pairs
+    from taskvec.app.inputs import text_examples  # bounded: at most inputs.MAX_EXAMPLES lines
+
+    pairs = text_examples(examples_text or "").pairs
     if len(pairs) < 4:
         raise SpecError(f"A task needs at least 4 examples (some become queries, the rest the examples); got {len(pairs)}.")
     return task_from_pairs(name, pairs, domain="user", instruction=(instruction or "").strip(),

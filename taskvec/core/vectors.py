@@ -65,21 +65,43 @@ class TaskVector:
 
     @classmethod
     def load(cls, path: str | Path) -> "TaskVector":
+        """A task vector from a .safetensors file: one written by ``save``, or any file holding a
+        ``vectors`` tensor (L+1, D) (``per_set`` optional; metadata optional, plain strings such as
+        the standard ``{"format": "pt"}`` kept as they are). Non-finite values are refused."""
         from safetensors import safe_open
 
+        name = Path(path).name
         try:
             tensors = load_file(str(path))
             with safe_open(str(path), "pt") as f:
                 raw = f.metadata() or {}
         except Exception as e:  # safetensors raises several types on a bad file
-            raise VectorShapeError(f"{path}: not a taskvec .safetensors file ({e}). Export one from taskvec first.") from None
+            raise VectorShapeError(f"{name}: not a taskvec .safetensors file (unreadable: {type(e).__name__}). "
+                                   "Upload a task vector exported by taskvec.") from None
         if "vectors" not in tensors:
-            raise VectorShapeError(f"{path}: no 'vectors' tensor; expected a file written by TaskVector.save.")
-        meta = {k: json.loads(v) for k, v in raw.items()}
+            keys = ", ".join(sorted(tensors)[:5]) or "none"
+            raise VectorShapeError(f"{name}: no 'vectors' tensor (found: {keys}); expected a file written by "
+                                   "TaskVector.save, with 'vectors' of shape (layers + 1, hidden size).")
+        meta = {}
+        for k, v in raw.items():
+            try:
+                meta[k] = json.loads(v)
+            except ValueError:
+                meta[k] = v  # e.g. the standard {"format": "pt"}: a plain string, not JSON
         prompts = meta.pop("prompts", [])
-        per_set = tensors.get("per_set", tensors["vectors"][None])
-        return cls(tensors["vectors"], per_set, meta, prompts)
-
+        prompts = [str(p) for p in prompts] if isinstance(prompts, list) else []
+        vectors = tensors["vectors"]
+        if not vectors.is_floating_point():
+            raise VectorShapeError(f"{name}: 'vectors' holds {vectors.dtype} values; a task vector is floating point.")
+        vectors = vectors.float()
+        # a file without per_set: one "set", a copy (save refuses tensors that share memory)
+        per_set = tensors["per_set"].float() if "per_set" in tensors else vectors[None].clone()
+        for key, t in (("vectors", vectors), ("per_set", per_set)):
+            if not bool(torch.isfinite(t).all()):
+                bad = int((~torch.isfinite(t)).sum())
+                raise VectorShapeError(f"{name}: '{key}' holds {bad} non-finite value(s) (NaN or infinity); a task "
+                                       "vector must be finite. Export it again from taskvec.")
+        return cls(vectors, per_set, meta, prompts)
 
 def extract(adapter: Adapter, spec: Spec, n_examples: int = 5, n_sets: int = 10, seed: int = 0,
             queries=None, template: Template = PAPER_TEMPLATE, batch_size: int = 8, progress=None) -> TaskVector:
@@ -100,6 +122,10 @@ def extract(adapter: Adapter, spec: Spec, n_examples: int = 5, n_sets: int = 10,
     meta = {"model": adapter.model_id, "revision": adapter.revision, "family": adapter.family,
             "spec": describe(spec), "modality": spec.modality, "n_examples": n_examples,
             "n_sets": n_sets, "seed": seed}
+    prov = adapter.provenance() if hasattr(adapter, "provenance") else {}
+    if prov:  # real weights from a GGUF: package, file, sha256, quantization
+        meta["provenance"] = {k: prov[k] for k in ("source", "package", "version", "file", "sha256", "quantization",
+                                                   "architecture", "label") if k in prov}
     return TaskVector(vec, per_set, meta, prompts)
 
 
