@@ -75,5 +75,5 @@ def phases(adapter: Adapter, task: TaskData, modality: str = "text", n_sets: int
     answers = [s.answer for s in sets]
     ids = role_token_ids(adapter, [items[s.query].input for s in sets], word, answers, input_token)  # (K, 3)
     return PhaseResult(task.id, modality, phase_curve(adapter, R, ids), top_k(adapter, R[0], k),
-                       top1_distribution(adapter, R), text_of(prompts[0]), input_token or DELIMITER_INPUT, word,
+                       top1_distribution(adapter, R, top=R.shape[0]), text_of(prompts[0]), input_token or DELIMITER_INPUT, word,
                        answers)

@@ -159,7 +159,7 @@ def run_playground(adapter, req: PlayRequest, source=None, uploaded: TaskVector 
         return _run_override(adapter, req, source, uploaded, query, qdesc, layer, progress)
     spec = _spec_or_none(req, required=uploaded is None)
     vector = check_transfer(adapter, uploaded, "uploaded vector") if uploaded is not None else None
-    notes = []
+    notes = inputs.image_notes(query, spec)  # what was converted: 16-bit, transparency, animation
     if not isinstance(query, str) and (req.query_text or "").strip():
         notes.append(f"An image query was uploaded, so the text query {req.query_text.strip()!r} was not used.")
     key = req.vector_key(adapter.model_id, source.model_id)

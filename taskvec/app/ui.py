@@ -10,6 +10,7 @@ sessions; per-session data in ``gr.State``; every model computation goes through
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -18,7 +19,7 @@ import gradio as gr  # noqa: E402
 
 from taskvec.analysis.compare import suggested_layer  # noqa: E402
 from taskvec.app import examples as EX  # noqa: E402
-from taskvec.app.common import HOST, MODEL, Page, wire  # noqa: E402
+from taskvec.app.common import HOST, MODEL, Page, configure, is_public, session_refresh, split_names, wire  # noqa: E402
 from taskvec.app.host import default_model, model_choices  # noqa: E402
 from taskvec.app.tabs import clusters, lens, playground, similarity, summaries, sweep, tour  # noqa: E402
 
@@ -45,29 +46,98 @@ def loader(n_sliders: int):
     return load_model
 
 
+PRESENT_CSS = """
+.tv-present { --text-xxs: 14px; --text-xs: 16px; --text-sm: 18px; --text-md: 21px; --text-lg: 24px;
+  --text-xl: 30px; --text-xxl: 36px; --block-label-text-size: 17px; --block-info-text-size: 16px;
+  --input-text-size: 20px; --button-large-text-size: 22px; --section-header-text-size: 20px; }
+.tv-present #page-intro, .tv-present #model-row, .tv-present .tab-intro small { display: none !important; }
+.tv-present #page-title { display: none !important; }
+.tv-present .tab-intro { font-size: 0.85em; }
+.tv-present #summaries-table table { font-size: 17px; }
+.tv-present #model-banner p:not(:first-child) { display: none; }
+.tv-present #model-banner p:first-child { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.tv-present .gradio-container { max-width: 100% !important; overflow-x: hidden; }
+#example-gallery .caption-label { white-space: normal !important; overflow: visible !important; }
+.tab-intro p { margin: 0.2em 0; }
+#model-banner p:nth-child(n+2) { font-size: var(--text-sm); }
+"""
+
+PRESENT_JS = r"""
+() => {
+  const style = document.createElement('style'); style.textContent = %s; document.head.appendChild(style);
+  const on = new URLSearchParams(window.location.search).get('present');
+  if (on === '1' || on === 'true') document.body.classList.add('tv-present');
+  const F = 1.45;  // presentation mode: plot text this much larger
+  const scale = () => {
+    const on = document.body.classList.contains('tv-present');
+    document.querySelectorAll('.js-plotly-plot').forEach((el) => {
+      if (!window.Plotly || !el._fullLayout || !el.layout) return;
+      const done = el._fullLayout.__tvScaled === true;
+      if (on === done) return;
+      if (!done) el.__tvBase = {font: (el.layout.font || {}).size || 15, title: ((el.layout.title || {}).font || {}).size || 20,
+                                height: el.layout.height || el._fullLayout.height};
+      const b = el.__tvBase || {font: 15, title: 20, height: el._fullLayout.height}, k = on ? F : 1;
+      const upd = {'font.size': Math.round(b.font * k), 'title.font.size': Math.round(b.title * (on ? 1.2 : 1)),
+                   'height': Math.round(b.height * (on ? 1.15 : 1))};
+      Object.keys(el._fullLayout).filter((a) => /^[xy]axis\d*$/.test(a)).forEach((a) => { upd[a + '.automargin'] = true; });
+      window.Plotly.relayout(el, upd).then(() => { el._fullLayout.__tvScaled = on; });
+      el._fullLayout.__tvScaled = on;
+    });
+  };
+  setInterval(scale, 600);
+  document.addEventListener('keydown', (e) => {
+    const t = e.target; if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    const tour = document.querySelector('#tab-tour'); if (!tour || tour.offsetParent === null) return;
+    const b = document.querySelector(e.key === 'ArrowRight' ? '#tour-next' : e.key === 'ArrowLeft' ? '#tour-back' : 'none');
+    if (b) { b.click(); e.preventDefault(); }
+  });
+  return document.body.classList.contains('tv-present');
+}
+""" % json.dumps(PRESENT_CSS)
+
+
+def stale(results: list):
+    """After a model load the results on the page belong to the previous model: cleared, with a note."""
+    def clear(banner: str):
+        if HOST.error:  # the previous model stays: so do its results
+            return [gr.skip()] * len(results)
+        note = f"*Model changed to `{HOST.adapter.model_id}`: earlier results were cleared — run the view again.*"
+        return [note if isinstance(c, gr.Markdown) else None for c in results]
+    return clear
+
+
 def build() -> gr.Blocks:
     with gr.Blocks(title="taskvec: task vectors in vision-language models") as demo:
         state = gr.State({"user_tasks": []})
-        gr.Markdown("# taskvec — task vectors across text and images\nGive a task by **text examples**, **image "
-                    "examples** or an **instruction**; see what the model answers with no context, with the task "
-                    "in the prompt, and with the task's vector **patched** into the query's forward pass.")
         with gr.Row(equal_height=True):
+            gr.Markdown("# taskvec — task vectors across text and images", elem_id="page-title")
+            present = gr.Checkbox(False, label="Presentation mode (large type; also ?present=1)", scale=0,
+                                  min_width=260, elem_id="present-toggle")
+        gr.Markdown("Give a task by **text examples**, **image examples** or an **instruction**; see what the model "
+                    "answers with no context, with the task in the prompt, and with the task's vector **patched** into "
+                    "the query's forward pass.", elem_id="page-intro")
+        with gr.Row(equal_height=True, elem_id="model-row"):
             name = gr.Dropdown(model_choices(), value=HOST.adapter.model_id if HOST.adapter else default_model(),
                                allow_custom_value=True, label="Model (HF id, local folder, organism, tiny-random/<family>)",
                                scale=4)
             load_btn = gr.Button("Load model", scale=1)
-            png = gr.Checkbox(False, label="Also export PNG figures (slower)", scale=1)
+            png = gr.Checkbox(False, label="Also export PNG figures (slower)", scale=1, elem_id="png-box")
         banner = gr.Markdown(HOST.banner(), elem_id="model-banner")
         page = Page.for_host(state, png)
-        for tab in (playground, sweep, lens):
-            tab.build(page)
-        new_task = summaries.build(page)
-        for tab in (clusters, similarity, tour):
-            tab.build(page)
+        page.results = []  # result components of the tabs, cleared when the model changes
+        with gr.Tabs(overflow_behavior="wrap"):
+            for tab in (playground, sweep, lens):
+                tab.build(page)
+            new_task = summaries.build(page)
+            for tab in (clusters, similarity, tour):
+                tab.build(page)
         summaries.wire_add_task(page, new_task)
-        wire(load_btn.click, loader(len(page.layer_sliders)), {"name": name}, [banner, *page.layer_sliders],
-             api_name="load_model", **MODEL)
+        loaded = wire(load_btn.click, loader(len(page.layer_sliders)), {"name": name}, [banner, *page.layer_sliders],
+                      api_name="load_model", **MODEL)
+        loaded.then(stale(page.results), banner, page.results, api_visibility="private", queue=False)
+        present.change(None, present, None, js="(v) => { document.body.classList.toggle('tv-present', v); return v; }")
         demo.load(HOST.banner, None, banner, api_name="model_info")
+        demo.load(None, None, present, js=PRESENT_JS)
     return demo
 
 
@@ -78,11 +148,26 @@ def main(argv=None) -> None:
                    help="interface to serve on (a Space sets GRADIO_SERVER_NAME=0.0.0.0)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    p.add_argument("--public", action="store_true",
+                   help="public mode (on by itself on a Hugging Face Space): visitors load only --models, use only "
+                        "--source-models, upload at most 10 MB; bounded queue, sessions and disk")
+    p.add_argument("--models", default=os.environ.get("TASKVEC_MODELS", ""),
+                   help="public mode: comma-separated models a visitor may load (default $TASKVEC_MODELS; empty = "
+                        "only the start model)")
+    p.add_argument("--source-models", default=os.environ.get("TASKVEC_SOURCE_MODELS", ""),
+                   help="public mode: comma-separated source / base models a visitor may use (default none)")
     args = p.parse_args(argv)
-    print(HOST.load(args.model or default_model()).replace("**", ""), flush=True)
+    public = is_public(args.public)
+    settings = configure(public, split_names(args.models), split_names(args.source_models))
+    print(HOST.load(args.model or default_model(), operator=True).replace("**", ""), flush=True)
+    if public:
+        print(f"public mode: visitors may load {', '.join(HOST.allowed) or 'no other model'}", flush=True)
     demo = build()
-    demo.queue(default_concurrency_limit=1)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(EX.FLAGS)], show_error=True)
+    session_refresh(demo)
+    demo.delete_cache = settings["delete_cache"]
+    demo.queue(default_concurrency_limit=1, **settings["queue"])
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(EX.FLAGS)],
+                **settings["launch"])
 
 
 if __name__ == "__main__":

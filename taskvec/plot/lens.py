@@ -26,7 +26,10 @@ def _phase_traces(mean, std, labels: Sequence[str], tokens: Sequence[str], legen
         if s is not None:
             lo, hi = np.clip(m[:, j] - s[:, j], 0, 1), np.clip(m[:, j] + s[:, j], 0, 1)
             out.append(band_trace(xs, lo.tolist(), hi.tolist(), c, f"{role} ± 1 std", legendgroup=role))
-        name = f"{role} ({show_token(tokens[j])})" if with_tokens and j < len(tokens) else role
+        if with_tokens and role == "answer":
+            name = "answer (each set's own)"  # a mean over sets whose answers differ: no one token to name
+        else:
+            name = f"{role} ({show_token(tokens[j])})" if with_tokens and j < len(tokens) else role
         out.append(go.Scatter(x=xs, y=m[:, j].tolist(), mode="lines+markers", name=name, legendgroup=role,
                               showlegend=legend, line=dict(color=c, width=2),
                               hovertemplate=f"layer %{{x}}: %{{y:.3f}}<extra>{role}</extra>"))
@@ -113,4 +116,45 @@ def top1_figure(dist: Sequence[Sequence[tuple[str, float]]],
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title="residual layer", dtick=1 if len(dist) <= 40 else None)
     fig.update_yaxes(title="share of runs", range=[0, 1])
+    return layout(fig, title, note, height=420, legend="below")
+
+
+def _matches(token: str, word: str) -> bool:
+    """The paper's first-token rule on plain strings: one is a prefix of the other after stripping."""
+    t, w = token.strip(), (word or "").strip()
+    return bool(t) and bool(w) and (w.startswith(t) or t.startswith(w))
+
+
+def top1_roles_figure(dist: Sequence[Sequence[tuple[str, float]]], input_token: str, task_word: str,
+                      answers: Sequence[str], title: str = "What the top-1 lens token is, per layer",
+                      note: str | None = None) -> go.Figure:
+    """Per layer, the share of example sets whose top-1 lens token is the input token, the task word, an answer
+    (one of the sets' answers) or something else: roles instead of raw token slivers (paper Fig. 13).
+
+    ``dist[layer] = [(token, share), ...]`` (``top1_distribution``; shares of the listed tokens; the rest is 'other')."""
+    roles = {r: [] for r in (*ROLES, "other")}
+    for row in dist:
+        got = dict.fromkeys(roles, 0.0)
+        for tok, share in row:
+            if _matches(tok, input_token):
+                got["input"] += share
+            elif _matches(tok, task_word):
+                got["task"] += share
+            elif any(_matches(tok, a) for a in answers):
+                got["answer"] += share
+            else:
+                got["other"] += share
+        got["other"] += max(0.0, 1.0 - sum(got.values()))
+        for r in roles:
+            roles[r].append(got[r])
+    fig = go.Figure()
+    xs = list(range(len(dist)))
+    names = {"input": f"input ({show_token(input_token)})", "task": f"task ({show_token(task_word)})",
+             "answer": "answer (one of the sets' answers)", "other": "other token"}
+    for r, ys in roles.items():
+        fig.add_trace(go.Bar(x=xs, y=ys, name=names[r], marker_color=ROLE_COLORS.get(r, "#BAB0AC"),
+                             hovertemplate="layer %{x}: %{y:.0%}<extra>" + names[r] + "</extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title="residual layer", dtick=1 if len(dist) <= 40 else None)
+    fig.update_yaxes(title="share of example sets", range=[0, 1], tickformat=".0%")
     return layout(fig, title, note, height=420, legend="below")

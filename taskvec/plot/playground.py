@@ -31,3 +31,20 @@ def topk_bar(tokens: Sequence[str], probs: Sequence[float], title: str, correct:
     if any(ok):
         note = "; ".join(x for x in (note, "green: matches the expected answer") if x)
     return layout(fig, title, note, height=300 + (20 if note else 0), legend="none")
+
+
+def method_bars(groups: dict, title: str, note: str | None = None, methods=("No Context", "Prompt", "Patch")) -> go.Figure:
+    """Accuracy of each method as grouped bars: ``groups`` = {series name: {method: value in [0, 1]}}
+    (e.g. the loaded model beside the paper's Idefics2), values printed on the bars, axis 0-1."""
+    from taskvec.plot.style import PALETTE
+
+    fig = go.Figure()
+    shades = (PALETTE[0], "#BAB0AC", PALETTE[1], PALETTE[2])
+    for i, (name, vals) in enumerate(groups.items()):
+        ys = [vals.get(m) for m in methods]
+        fig.add_trace(go.Bar(x=list(methods), y=ys, name=name, marker_color=shades[i % len(shades)],
+                             text=[f"{y:.2f}" if y is not None else "" for y in ys], textposition="outside",
+                             hovertemplate="%{x}: %{y:.2f}<extra>" + name + "</extra>"))
+    fig.update_yaxes(title="first-token accuracy", range=[0, 1.08])
+    fig.update_layout(barmode="group", bargap=0.25)
+    return layout(fig, title, note, height=380, legend="below")

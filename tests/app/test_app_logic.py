@@ -55,7 +55,7 @@ def test_playground_text(vlm, tmp_path):
     assert "Patch" in PG.column_markdown(res.columns[2]) and isinstance(PG.column_figure(res.columns[2]), go.Figure)
     files = exports.export_all("patch", res.rows(), res.as_dict(), {"patch": PG.column_figure(res.columns[2])},
                                res.vector, res.layer)
-    assert {Path(f).suffix for f in files} == {".csv", ".json", ".html", ".safetensors"}
+    assert {Path(f).suffix for f in files} == {".csv", ".json", ".html", ".js", ".safetensors"}  # .js: shared plotly
     # a saved vector uploads back and patches, with or without a specification
     vec = inputs.read_vector([f for f in files if f.endswith(".safetensors")][0])
     again = PG.run_playground(vlm, PG.PlayRequest(examples="", query_text="Germany", layer=1), uploaded=vec)
@@ -201,7 +201,8 @@ def test_figures_and_exports(tmp_path):
     assert F.show_token(" a\n") == "·a⏎" and F.show_token("") == "∅"
     fig = F.cosine_heatmap([[1, 0.5], [0.5, 1]], ["a", "b"], "t")
     files = exports.write_figures(tmp_path, {"cos": fig})
-    assert files[0].read_text().count("plotly") > 3
+    page, js = files  # the page loads the one shared plotly.js beside it (not 4.6 MB inlined per export)
+    assert js.name == "plotly.min.js" and "plotly.min.js" in page.read_text() and page.stat().st_size < 200_000
     assert exports.write_rows(tmp_path, "r", [{"a": 1}, {"b": 2}])[0].read_text().splitlines()[0] == "a,b"
 
 

@@ -9,21 +9,33 @@ import gradio as gr
 from taskvec import plot as P
 from taskvec.analysis import summaries as SU
 from taskvec.app import exports as XP
+from taskvec.app.session import HEAVY, prefill, vector_cache
 from taskvec.app import library as LIB
+from taskvec.app import vocab as VO
+from taskvec.app.view import caption, reveal
 from taskvec.app.common import HOST, MODEL, Page, bar, guard, rows_table, task_names, tasks_of, wire
+from taskvec.app.common import layer_of
 
 
 @guard
 def run_summaries(state, names, layer, k, progress=gr.Progress()):
-    res = SU.summaries(HOST.require(), tasks_of(state, names), int(layer), k=int(k), progress=bar(progress, "Tasks"))
-    rows = [{"task": t, **{m: ", ".join(f"{P.show_token(tok)} ({p:.3f})" for tok, p in toks) for m, toks in row.items()}}
+    adapter, tasks = HOST.require(), tasks_of(state, names)
+    cache = vector_cache(state)
+    cache = {} if cache is None else cache
+    prefill(adapter, tasks, SU.MODALITIES, cache, progress=bar(progress, "Task vectors"))  # one vector per lock
+    res = SU.summaries(adapter, tasks, layer_of(layer, adapter), k=int(k), cache=cache)  # lens only: no hooks
+    rows = [{"task": t, **{m: ", ".join(f"{P.show_token(tok)} {p:.1%}" for tok, p in toks) for m, toks in row.items()}}
             for t, row in res.table().items()]
-    return rows_table(rows), XP.export_all("summaries", res.rows(), {"layer": int(layer)}, {})
+    meta = {"layer": int(layer), **caption(adapter, "task summaries", layer=res.layer, k=int(k),
+                                           tasks=", ".join(t.id for t in tasks))}
+    return rows_table(rows), XP.export_all("summaries", res.rows(), meta, {})
 
 
 @guard
 def add_task(state, name, examples, instruction, task_word):
     task = LIB.user_task(name, examples, instruction, task_word)
+    if HOST.adapter is not None and (warn := VO.warning(HOST.adapter, examples, instruction, task_word)):
+        gr.Warning(warn, duration=20)
     kept = [t for t in (state or {}).get("user_tasks", []) if t.id != task.id]
     if len(kept) >= LIB.MAX_USER_TASKS:
         raise gr.Error(f"This session holds {LIB.MAX_USER_TASKS} tasks already; reload the page to start afresh.")
@@ -35,13 +47,18 @@ def add_task(state, name, examples, instruction, task_word):
 def build(page: Page) -> dict:
     """The tab; returns the 'add a task' button and inputs (wired once every task picker exists)."""
     c: dict = {"state": page.state}
-    with gr.Tab("Task summaries"):
+    with gr.Tab("Task summaries", elem_id="tab-summaries"):
+        gr.Markdown("**What am I looking at?** Each task vector read through the logit lens: its top-k tokens say "
+                    "what the vector 'means' (paper Tables 6 and 13). Text, image and instruction vectors of one task "
+                    "decode to similar words. Each cell: the top-k tokens with their lens probability.",
+                    elem_classes=["tab-intro"])
         with gr.Row():
             c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
             c["layer"] = page.layer_slider("Layer (residual, 0 = embeddings)")
             c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k")
         btn = gr.Button("Decode the task vectors", variant="primary")
-        table = gr.Dataframe(label="Top-k decodings: text examples | image examples | instruction", wrap=True)
+        table = gr.Dataframe(label="Top-k decodings: text examples | image examples | instruction", wrap=True, elem_id="summaries-table",
+                             column_widths=["16%", "28%", "28%", "28%"])
         files = gr.File(label="Exports", file_count="multiple")
         with gr.Accordion("Add a task to this session's library", open=False):
             new = {"state": page.state}
@@ -52,7 +69,8 @@ def build(page: Page) -> dict:
             new["examples"] = gr.Textbox(lines=5, label="Examples, one 'input : answer' per line")
             new["button"] = gr.Button("Add task")
     page.task_pickers.append(c["names"])
-    wire(btn.click, run_summaries, c, [table, files], api_name="summaries", **MODEL)
+    page.results += [table, files]
+    reveal(wire(btn.click, run_summaries, c, [table, files], api_name="summaries", **HEAVY), "summaries-table")
     return new
 
 
