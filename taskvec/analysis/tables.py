@@ -2,6 +2,10 @@
 
 Per seed, the patch layer is the one with the best validation accuracy averaged over
 tasks; test accuracy is read at that layer; tables average over seeds (paper Sec. 4).
+Units of the official protocol (``--protocol paper``) use the official layer rule instead:
+the model's fixed layer, else one layer for all seeds, the best validation accuracy averaged
+over tasks and seeds. Layers are taskvec's residual layers ``l``; the official numbering
+(output of decoder layer ``L``, from 0) is ``L = l - 1``, recorded beside them.
 """
 
 from __future__ import annotations
@@ -39,12 +43,37 @@ def _nanstd(xs) -> float:
     return pstdev(xs) if len(xs) > 1 else (0.0 if xs else float("nan"))
 
 
-def _layer_on_val(us: dict, tasks: list[str], key: str):
-    """The layer with the best validation accuracy averaged over tasks (per-layer flags ``key``),
-    the validation curves, and each task's test accuracy at that layer."""
+def _layer_on_val(us: dict, tasks: list[str], key: str, best: int | None = None):
+    """The layer with the best validation accuracy averaged over tasks (per-layer flags ``key``;
+    ``best`` when the protocol fixes it), the validation curves, and each task's test accuracy there."""
     curves = {t: _curve(us[t]["splits"]["val"]["items"], key) for t in tasks}
-    best = _argmax([mean(c[l] for c in curves.values()) for l in range(len(next(iter(curves.values()))))])
+    if best is None:
+        best = _argmax([mean(c[l] for c in curves.values()) for l in range(len(next(iter(curves.values()))))])
     return best, curves, {t: _acc(it[key][best] for it in us[t]["splits"]["test"]["items"]) for t in tasks}
+
+
+def _official_layer(units: list[dict], by_seed: dict, tasks: list[str], key: str) -> int:
+    """The official layer rule: the config's fixed layer, else the best validation accuracy
+    averaged over tasks and seeds (ties -> earliest layer), one layer for every seed."""
+    fixed = units[0].get("fixed_layer")
+    if fixed is not None:
+        return int(fixed["taskvec"])
+    curves = [_curve(us[t]["splits"]["val"]["items"], key) for us in by_seed.values() for t in tasks]
+    # the official hooks sit on decoder outputs: residual layers 1..L (no patch of the embeddings, l = 0)
+    return 1 + _argmax([mean(c[l] for c in curves) for l in range(1, len(curves[0]))])
+
+
+def layer_rule(units: list[dict]) -> str:
+    """How the summary of ``units`` picked its patch layer (in words, both numberings)."""
+    if (units[0].get("protocol") or {}).get("layer") != "official":
+        return "best mean validation accuracy over tasks, per seed"
+    fixed = units[0].get("fixed_layer")
+    if fixed is not None:
+        return f"fixed by the official config: official L={fixed['official']} = taskvec residual layer {fixed['taskvec']}"
+    return "official rule without a fixed layer: best validation accuracy averaged over tasks and seeds (one layer)"
+
+
+LAYER_CONVENTION = "taskvec residual layer l (0 = embeddings); official L = l - 1 (output of decoder layer L)"
 
 
 def summarize(units: list[dict], tasks: list[str], source: str | None = None) -> dict:
@@ -68,12 +97,14 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
     val_prompt: dict[str, list[float]] = {t: [] for t in tasks}
     val_noctx: dict[str, list[float]] = {t: [] for t in tasks}
     cos: dict[str, list[list[float]]] = {t: [] for t in tasks}
+    official = (units[0].get("protocol") or {}).get("layer") == "official"
+    pinned = {key: _official_layer(units, by_seed, tasks, key) for _, key, _ in patched} if official else {}
     for seed in sorted(by_seed):
         us = by_seed[seed]
         table = {r: {} for r in rows}
         val_of = {}  # flags key -> validation curves per task
         for row, key, chosen in patched:
-            best, val_of[key], table[row] = _layer_on_val(us, tasks, key)
+            best, val_of[key], table[row] = _layer_on_val(us, tasks, key, pinned.get(key))
             chosen.append(best)
         curves = val_of["patch_ok"]
         for t in tasks:
@@ -98,11 +129,13 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
         "spec": spec, "query": units[0]["unit"]["query"], "n_examples": units[0]["unit"]["n_examples"],
         "typos": units[0]["unit"]["typos"], "seeds": sorted(by_seed), "rows": rows, "table": final,
         "avg_std_over_seeds": std, "best_layer_per_seed": best_layers, "val_curves": mean_curves,
-        "val_curve_avg": avg_curve, "chosen_layer": _argmax(avg_curve),
+        "val_curve_avg": avg_curve, "chosen_layer": pinned["patch_ok"] if official else _argmax(avg_curve),
         "val_prompt": {t: mean(v) for t, v in val_prompt.items()},
         "val_no_context": {t: mean(v) for t, v in val_noctx.items()},
         "case_insensitive": units[0]["case_insensitive"], "instructions": {u["unit"]["task"]: u["instruction"] for u in units},
         "n_val": len(units[0]["splits"]["val"]["items"]), "n_test": len(units[0]["splits"]["test"]["items"]),
+        "protocol": (units[0].get("protocol") or {}).get("name", "taskvec"), "layer_rule": layer_rule(units),
+        "layer_convention": LAYER_CONVENTION, "best_layer_per_seed_official": [l - 1 for l in best_layers],
     }
     if has_source:
         out["best_source_layer_per_seed"] = best_src_layers

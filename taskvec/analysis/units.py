@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
+from taskvec.analysis import paper
 from taskvec.analysis.protocol import (QUERIES, SPEC_NAMES, SPECS, SPLITS, Inputs, can_show_images, case_insensitive,
-                                       limited, score_split)
+                                       get_protocol, limited, score_split)
 from taskvec.data.tasks import TaskData, load_jsonl, load_task, load_task_folder
-from taskvec.errors import SpecError, TaskvecDataError
+from taskvec.errors import LayerError, SpecError, TaskvecDataError
 from taskvec.models.base import Adapter
 
 __all__ = ["QUERIES", "SPEC_NAMES", "SPECS", "Inputs", "Unit", "add_typos", "check_task", "limited", "resolve_task",
@@ -37,12 +38,13 @@ class Unit:
     typos: int
     seed: int
     additive: bool = False
+    protocol: str = "taskvec"  # a name of ``protocol.PROTOCOLS``
 
     @property
     def group(self) -> str:
         """The table this unit belongs to (all tasks and seeds of one setting)."""
         return (f"{self.spec}-to-{self.query}_n{self.n_examples}" + (f"_typos{self.typos}" if self.typos else "")
-                + ("_additive" if self.additive else ""))
+                + ("_additive" if self.additive else "") + ("" if self.protocol == "taskvec" else f"_{self.protocol}"))
 
     @property
     def key(self) -> str:
@@ -113,11 +115,19 @@ def run_unit(adapter: Adapter, task: TaskData, unit: Unit, n_sets: int, limit_va
     torch.manual_seed(unit.seed)
     inputs = inputs or Inputs(task)
     instruction = add_typos(task.instruction, unit.typos, unit.seed) if unit.typos else task.instruction
-    out = {"unit": asdict(unit), "instruction": instruction, "case_insensitive": case_insensitive(unit.spec),
-           "splits": {}}
+    protocol = get_protocol(unit.protocol)
+    out = {"unit": asdict(unit), "instruction": instruction, "case_insensitive": case_insensitive(unit.spec, protocol),
+           "protocol": protocol.as_dict(), "splits": {}}
+    if protocol.layer == "official":  # the fixed layer of the official config, in both numberings
+        fixed = paper.fixed_layer(adapter.model_id)
+        if fixed is not None and fixed > adapter.n_layers:
+            raise LayerError(f"{adapter.model_id}: the official layer L={paper.to_official(fixed)} (taskvec {fixed}) "
+                             f"needs {fixed} decoder layers but this model has {adapter.n_layers}; load the "
+                             "checkpoint the official configs name, or use --protocol taskvec.")
+        out["fixed_layer"] = None if fixed is None else {"taskvec": fixed, "official": paper.to_official(fixed)}
     for split in SPLITS:
         out["splits"][split] = score_split(adapter, task, unit.spec, unit.query, split, n_examples=unit.n_examples,
                                            n_sets=n_sets, seed=unit.seed, limit_val=limit_val, limit_test=limit_test,
                                            instruction=instruction, inputs=inputs, source=source,
-                                           additive=unit.additive, progress=progress)
+                                           additive=unit.additive, progress=progress, protocol=protocol)
     return out

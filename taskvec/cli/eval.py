@@ -8,6 +8,12 @@ tables average over seeds. Each finished (task, seed, setting) unit is a JSON fi
 
 Bad input (unknown task, missing/empty data, missing image, image input on a text-only
 model) fails with one line before any forward pass.
+
+``--protocol paper`` follows the authors' code instead (``taskvec.analysis.paper``): vectors
+read at the last demonstration's ':' and averaged over every validation item, Prompt
+demonstrations from the query's own split, seeds 1..K, the official fixed layer (printed in
+both numberings), NF4 4-bit loading and pinned revisions for hub models, and with
+``--ensemble-sweep`` Fig. 6's N (mean of N/5 five-shot vectors, case-insensitive).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--query", choices=QUERIES, default="image", help="query modality (default image, as in Table 2)")
     p.add_argument("--n-examples", type=int, default=5)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--n-sets", type=int, default=10, help="example sets averaged into each task vector")
+    p.add_argument("--n-sets", type=int, default=10, help="example sets averaged into each task vector (--protocol paper: one per validation item; ignored)")
     p.add_argument("--limit-val", type=int, default=None, help="use only the first N validation items")
     p.add_argument("--limit-test", type=int, default=None, help="use only the first N test items")
     p.add_argument("--ensemble-sweep", default=None, metavar="N,N,...",
@@ -45,6 +51,13 @@ def add_parser(sub) -> None:
     p.add_argument("--additive", action="store_true",
                    help="also score the Additive Patch: query residual + (task vector - mean no-context residual)")
     p.add_argument("--typos", type=int, default=0, metavar="K", help="K seeded character typos in each instruction (Table 9)")
+    p.add_argument("--protocol", choices=("taskvec", "paper"), default="taskvec",
+                   help="taskvec (default: vectors at the query's ':', --n-sets sets from the other split, layer chosen "
+                        "per seed on val) or paper (the authors' code: last demonstration's ':', every val item a set, "
+                        "fixed official layers, NF4 4-bit, pinned revisions, Fig. 6's N)")
+    p.add_argument("--quantization", choices=("auto", "nf4", "4bit", "8bit", "none"), default="auto",
+                   help="hub models only; auto = nf4 (4-bit NF4, double quant, fp16 compute) under --protocol paper, "
+                        "else none")
     p.add_argument("--out", default="eval_out", help="output folder (JSON, CSV, HTML; resumable)")
     p.add_argument("--no-png", action="store_true", help="write HTML figures only")
     p.set_defaults(func=cmd_eval)
@@ -52,6 +65,10 @@ def add_parser(sub) -> None:
 
 def plan_units(args, tasks: list[str]) -> list[Unit]:
     """Every unit of work the options ask for, in a fixed order."""
+    from taskvec.analysis.paper import FIG6_SET_SIZE
+    from taskvec.analysis.protocol import get_protocol
+
+    protocol = get_protocol(getattr(args, "protocol", "taskvec"))
     settings = []  # (spec, query, n_examples)
     if args.ensemble_sweep:
         try:
@@ -60,6 +77,9 @@ def plan_units(args, tasks: list[str]) -> list[Unit]:
             raise TaskvecError(f"--ensemble-sweep takes comma-separated integers like 1,2,5; got {args.ensemble_sweep!r}.") from None
         if not ns or min(ns) < 1:
             raise TaskvecError(f"--ensemble-sweep needs positive integers; got {args.ensemble_sweep!r}.")
+        if protocol.official and any(n % FIG6_SET_SIZE for n in ns):
+            raise TaskvecError(f"--protocol paper: Fig. 6's N is the mean of N/{FIG6_SET_SIZE} five-shot vectors, so each N "
+                               f"must be a multiple of {FIG6_SET_SIZE}; got {args.ensemble_sweep!r} (try 5,10,15,20,25,30).")
         settings += [(s, args.query, n) for n in ns for s in ("text", "ensemble")]
     elif args.all_modalities:
         settings += [(s, q, args.n_examples) for s in ALL_MODALITY_SPECS for q in QUERIES]
@@ -74,8 +94,43 @@ def plan_units(args, tasks: list[str]) -> list[Unit]:
     for name, v in (("--limit-val", args.limit_val), ("--limit-test", args.limit_test)):
         if v is not None and v < 2:
             raise TaskvecError(f"{name} must be >= 2 (vectors for one split come from the other); got {v}.")
-    return [Unit(t, s, q, n, args.typos if s in ("instruction", "ensemble") else 0, seed, bool(args.additive))
-            for s, q, n in settings for seed in range(args.seeds) for t in tasks]
+    name = "paper-fig6" if protocol.official and args.ensemble_sweep else protocol.name
+    seeds = range(protocol.first_seed, protocol.first_seed + args.seeds)
+    return [Unit(t, s, q, n, args.typos if s in ("instruction", "ensemble") else 0, seed, bool(args.additive), name)
+            for s, q, n in settings for seed in seeds for t in tasks]
+
+
+def is_hub(name: str | None) -> bool:
+    """A Hugging Face id or local folder (not a plugin model like the organism, not tiny-random)."""
+    from taskvec.models.loading import TINY_PREFIX
+    from taskvec.models.registry import named_loader
+
+    try:  # registry-package GGUF names load from local files, unquantized
+        from taskvec.models.gguf import is_gguf_name
+    except ImportError:
+        def is_gguf_name(_name):
+            return False
+    return bool(name) and named_loader(name) is None and not name.startswith(TINY_PREFIX) and not is_gguf_name(name)
+
+
+def loading_plan(args, name: str | None) -> dict:
+    """Revision, dtype and quantization for ``name`` under ``args.protocol`` (official pins and NF4
+    for hub models under --protocol paper; a plugin or tiny model loads as it is)."""
+    from taskvec.analysis import paper
+
+    official = getattr(args, "protocol", "taskvec") == "paper"
+    if official:
+        paper.check_mantis(name)
+    hub = is_hub(name)
+    revision = args.revision if name == args.model else None
+    if official and hub and revision is None:
+        revision = paper.pinned_revision(name)
+    quant = getattr(args, "quantization", "auto")
+    quant = ("nf4" if official and hub else None) if quant == "auto" else (None if quant == "none" else quant)
+    if not hub:
+        quant = None
+    dtype = "fp16" if quant == "nf4" and args.dtype == "auto" else args.dtype
+    return {"revision": revision, "dtype": dtype, "quantization": quant}
 
 
 def load_tasks(spec: str | None):
@@ -150,9 +205,13 @@ def cmd_eval(args) -> int:
     out = Path(args.out)
     (out / "units").mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
+    plan = loading_plan(args, args.model)
+    src_plan = loading_plan(args, args.source_model) if args.source_model else None
     fingerprint = {"model": args.model, "revision": args.revision, "source_model": args.source_model,
                    "n_sets": args.n_sets, "limit_val": args.limit_val, "limit_test": args.limit_test,
                    "model_files": model_files(args.model), "source_files": model_files(args.source_model)}
+    if units[0].protocol != "taskvec":  # the default's fingerprint stays as it was: its unit files stay valid
+        fingerprint.update(protocol=units[0].protocol, loading=plan, source_loading=src_plan)
     results, todo = {}, []
     for u in units:
         done = _unit_done(out / "units" / f"{u.key}.json", u, fingerprint)
@@ -163,8 +222,14 @@ def cmd_eval(args) -> int:
     print(f"eval: {len(units)} units ({len(units) - len(todo)} loaded from {out / 'units'}, {len(todo)} to compute)")
     adapter = source = None
     if todo:
-        adapter = load_model(args.model, args.revision, args.dtype, args.device)
-        source = load_model(args.source_model, None, args.dtype, args.device) if args.source_model else None
+        if units[0].protocol != "taskvec":
+            for name, pl in ((args.model, plan), (args.source_model, src_plan)):
+                if name:
+                    print(f"protocol {units[0].protocol}: loading {name} at revision {pl['revision'] or 'latest'}, "
+                          f"quantization {pl['quantization'] or 'none'}, dtype {pl['dtype']}")
+        adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"])
+        source = (load_model(args.source_model, src_plan["revision"], src_plan["dtype"], args.device,
+                             src_plan["quantization"]) if args.source_model else None)
         check_models(adapter, source, todo)
         if adapter.meaningless_weights:
             print("NOTE: tiny random weights -- accuracies are meaningless; this checks mechanics only.")
@@ -208,11 +273,13 @@ def report(args, tasks, units, results, adapter) -> None:
     model_note = f"{args.model}" + (" (tiny random weights: meaningless numbers)" if args.model.startswith("tiny-random/") else "")
     for g, s in summaries.items():
         title = (f"[{g}] test accuracy, {s['n_test']} test / {s['n_val']} val per task, seeds {s['seeds']}, "
-                 f"layer per seed {s['best_layer_per_seed']}"
+                 f"layer per seed {s['best_layer_per_seed']} (taskvec residual l; official L = "
+                 f"{s['best_layer_per_seed_official']})"
                  + (f" (additive: {s['best_additive_layer_per_seed']})" if "best_additive_layer_per_seed" in s else "")
                  + (" (case-insensitive)" if s["case_insensitive"] else ""))
         print()
         print(format_table(s, task_ids, title))
+        print(f"protocol {s['protocol']}; layer: {s['layer_rule']}")
         if "cosine" in s:
             cos = s["cosine"]["Avg"]
             print(f"cosine({src} vs {args.model}) per layer, avg over tasks: " + " ".join(f"{c:.2f}" for c in cos))
@@ -222,7 +289,9 @@ def report(args, tasks, units, results, adapter) -> None:
         fig = P.sweep_figure(curves, prm, nctx, s["chosen_layer"], n={**{t: s["n_val"] for t in s["val_curves"]},
                                                                        "Avg": s["n_val"] * len(s["val_curves"])},
                              title=f"Patch accuracy per layer on validation — {g}", note=model_note,
-                             chosen_label="layer chosen on validation (best mean over tasks)")
+                             chosen_label=("layer chosen on validation (best mean over tasks)" if s["protocol"] == "taskvec"
+                                           else f"layer {s['chosen_layer']} (official L={s['chosen_layer'] - 1}): "
+                                                + s["layer_rule"]))
         P.save_figure(fig, out / f"sweep_{g}", png=not args.no_png)
         if "cosine" in s:
             P.save_figure(P.cosine_figure(s["cosine"], title=f"Cosine: {src} vs {args.model} task vectors — {g}",
@@ -235,8 +304,10 @@ def report(args, tasks, units, results, adapter) -> None:
         extra["modalities"] = modality_table(summaries)
         print("\nAll modalities (Avg over tasks, test):")
         for k, v in extra["modalities"].items():
-            print(f"  {k:<36} Prompt {v['Prompt']:.2f}  Patch {v['Patch']:.2f}  (layer {v['layer']})")
+            print(f"  {k:<36} Prompt {v['Prompt']:.2f}  Patch {v['Patch']:.2f}  "
+                  f"(layer {v['layer']} taskvec = official L={v['layer'] - 1})")
     doc = {"config": {k: v for k, v in vars(args).items() if k != "func"}, "tasks": task_ids,
+           "protocol": units[0].protocol, "layer_convention": next(iter(summaries.values()))["layer_convention"],
            "model": adapter.describe() if adapter is not None else {"model": args.model},
            "summaries": summaries, **extra}
     (out / "results.json").write_text(json.dumps(doc, indent=1))

@@ -32,7 +32,16 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--tasks", default=None, help="comma-separated task ids / .jsonl / folders (default: paper tasks)")
     p.add_argument("--kind", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
-    p.add_argument("--layer", type=int, default=None, help="residual layer for summaries and clusters (default: suggested)")
+    p.add_argument("--layer", type=int, default=None,
+                   help="layer for summaries and clusters, in --layer-convention's numbering (default: suggested; "
+                        "under --protocol paper the official fixed layer of Idefics2 / LLaVA-1.5)")
+    p.add_argument("--layer-convention", choices=("taskvec", "official"), default="taskvec",
+                   help="taskvec: residual layer l (0 = embeddings); official: output of decoder layer L (l = L + 1)")
+    p.add_argument("--protocol", choices=("taskvec", "paper"), default="taskvec",
+                   help="paper: the official fixed layer by default, its pinned revision and NF4 4-bit for hub models "
+                        "(the figures' example sets are taskvec's under both)")
+    p.add_argument("--quantization", choices=("auto", "nf4", "4bit", "8bit", "none"), default="auto",
+                   help="hub models only; auto = nf4 under --protocol paper, else none")
     p.add_argument("--n-examples", type=int, default=5)
     p.add_argument("--n-sets", type=int, default=30, help="example sets per task (phase runs; points per cluster)")
     p.add_argument("--k", type=int, default=5, help="top-k tokens in summaries")
@@ -67,8 +76,10 @@ def _check(args, tasks) -> list[str]:
 def cmd_figures(args) -> int:
     import torch
 
+    from taskvec.analysis import paper
     from taskvec.analysis.compare import suggested_layer
-    from taskvec.cli.eval import load_tasks
+    from taskvec.cli.eval import load_tasks, loading_plan
+    from taskvec.cli.run import resolve_layer
     from taskvec.core.hooks import check_layer
     from taskvec.models import load_model
 
@@ -81,14 +92,18 @@ def cmd_figures(args) -> int:
             if not can_show_images(t):
                 raise TaskvecError(f"Task {t.id!r} has no images; use --spec text.")
     torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
-    adapter = load_model(args.model, args.revision, args.dtype, args.device)
+    plan = loading_plan(args, args.model)
+    adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"])
     if args.spec == "image" and not adapter.supports_images:
         raise TaskvecError(f"{args.model} is text-only; use --spec text.")
-    layer = check_layer(suggested_layer(adapter) if args.layer is None else args.layer, adapter.n_layers)
+    layer = resolve_layer(adapter, args.layer, args.layer_convention, args.protocol)
+    layer = check_layer(suggested_layer(adapter) if layer is None else layer, adapter.n_layers)
+    print(f"figures: {paper.layer_label(layer)} (protocol {args.protocol})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     note = args.model + (" (tiny random weights: meaningless)" if adapter.meaningless_weights else "")
-    record: dict = {"model": adapter.describe(), "layer": layer}
+    record: dict = {"model": adapter.describe(), "layer": layer, "layer_official": paper.to_official(layer),
+                    "layer_convention": "layer: taskvec residual l; layer_official: L = l - 1", "protocol": args.protocol}
     cache: dict = {}  # task vectors shared by summaries and clusters
     if "phases" in kinds:
         record["phases"] = _phases(adapter, tasks, args, out, note)
@@ -128,7 +143,7 @@ def _summaries(adapter, tasks, args, layer: int, out: Path, note: str, cache: di
                     seed=args.seed, cache=cache)
     table = res.table()
     for tid, row in table.items():
-        print(f"summary {tid} @ layer {layer}: " + " | ".join(
+        print(f"summary {tid} @ layer {layer} (official L={layer - 1}): " + " | ".join(
             f"{m}: " + " ".join(repr(tok) for tok, _ in toks) for m, toks in row.items()))
     P.save_figure(P.summary_table(table, layer, note=note), out / "summaries", png=not args.no_png)
     tid = next(iter(res.topk))
@@ -148,12 +163,12 @@ def _clusters(adapter, tasks, args, layer: int, out: Path, note: str, cache: dic
         r = clusters(adapter, list(tasks.values()), layer, ("text", "image"), method, n_examples=args.n_examples,
                      n_sets=args.n_sets, seed=args.seed, cache=cache)
         if "n" not in rec:
-            print(f"clusters @ layer {layer}: {len(r.tasks)} vectors; silhouette by task {r.silhouette_task:.3f}, "
+            print(f"clusters @ layer {layer} (official L={layer - 1}): {len(r.tasks)} vectors; silhouette by task {r.silhouette_task:.3f}, "
                   f"by modality {r.silhouette_modality:.3f} (cosine, final-norm-normalized, original space)")
             rec.update(n=len(r.tasks), silhouette_task=r.silhouette_task, silhouette_modality=r.silhouette_modality)
         axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(r.explained)) if r.explained else None
         fig = P.cluster_figure(r.xy, r.tasks, r.modalities,
-                               title=f"Task vectors at layer {layer} ({method}); silhouette task {r.silhouette_task:.2f}, "
+                               title=f"Task vectors at taskvec layer {layer} = official L={layer - 1} ({method}); silhouette task {r.silhouette_task:.2f}, "
                                      f"modality {r.silhouette_modality:.2f}", note=note, axis_titles=axes)
         P.save_figure(fig, out / f"clusters_{method}", png=not args.no_png)
     return rec
