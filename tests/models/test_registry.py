@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # family (one file in taskvec/models/families/) -> the config model types it serves
 FAMILY_TYPES = {"idefics3": ("idefics3", "smolvlm"), "idefics2": ("idefics2",), "llava": ("llava",),
                 "llava_onevision": ("llava_onevision",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"), "fuyu": ("fuyu",),
-                "gemma3": ("gemma3",), "causal_lm": ("llama", "mistral", "qwen2")}
+                "gemma3": ("gemma3",), "gemma3_text": ("gemma3_text",), "causal_lm": ("llama", "mistral", "qwen2")}
 
 
 def test_loading_a_tiny_model_leaves_the_environment_alone(monkeypatch):

@@ -33,7 +33,7 @@ DOCUMENTED_LAYERS_PATH = {
     **dict.fromkeys(("idefics3", "smolvlm", "idefics2"), "model.text_model.layers"),
     **dict.fromkeys(("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "fuyu", "gemma3"),
                     "model.language_model.layers"),
-    **dict.fromkeys(("llama", "mistral", "qwen2"), "model.layers"),
+    **dict.fromkeys(("llama", "mistral", "qwen2", "gemma3_text"), "model.layers"),
 }
 
 _CACHE: dict[str, tuple] = {}

@@ -13,5 +13,6 @@ FAMILY_MODULES: tuple[str, ...] = (
     "qwen2_vl",
     "fuyu",
     "gemma3",
+    "gemma3_text",
     "causal_lm",
 )

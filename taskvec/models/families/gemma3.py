@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from functools import lru_cache
+
 import torch
 
 from taskvec.models.base import Adapter
@@ -16,6 +19,22 @@ class Gemma3Adapter(Adapter):
     image_placeholder = "<start_of_image>"
     image_token_names = ("<image_soft_token>",)
     images_nested = True
+
+    def softcap(self) -> float | None:
+        """The final-logit softcap exactly when the model's own forward applies it: transformers 5.23's
+        Gemma3ForCausalLM does, Gemma3ForConditionalGeneration ignores ``final_logit_softcapping``."""
+        cap = super().softcap()
+        return cap if cap and _forward_applies_softcap(type(self.model)) else None
+
+
+@lru_cache(maxsize=None)
+def _forward_applies_softcap(cls: type) -> bool:
+    """Whether ``cls.forward`` reads ``final_logit_softcapping`` (read from its source, so a transformers
+    release that adds or drops the cap in one class is followed without a version table)."""
+    try:
+        return "final_logit_softcapping" in inspect.getsource(cls.forward)
+    except (OSError, TypeError):  # no source (a frozen build): assume the config's cap is applied
+        return True
 
 
 TINY = {
