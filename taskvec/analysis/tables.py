@@ -135,7 +135,7 @@ def summarize(units: list[dict], tasks: list[str], source: str | None = None) ->
         "case_insensitive": units[0]["case_insensitive"], "instructions": {u["unit"]["task"]: u["instruction"] for u in units},
         "n_val": len(units[0]["splits"]["val"]["items"]), "n_test": len(units[0]["splits"]["test"]["items"]),
         "protocol": (units[0].get("protocol") or {}).get("name", "taskvec"), "layer_rule": layer_rule(units),
-        "layer_convention": LAYER_CONVENTION, "best_layer_per_seed_official": [l - 1 for l in best_layers],
+        "layer_convention": LAYER_CONVENTION, "best_layer_per_seed_official": [_official(l) for l in best_layers],
     }
     if has_source:
         out["best_source_layer_per_seed"] = best_src_layers
@@ -173,15 +173,29 @@ def modality_table(summaries: dict[str, dict]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _official(layer: int) -> int | None:
+    """taskvec's residual layer l -> the official L = l - 1 (None for l = 0, the embeddings; as
+    ``analysis.paper.to_official``, which this torch-free module cannot import)."""
+    return layer - 1 if layer >= 1 else None
+
+
+CSV_LAYER_COLUMNS = ["best_layer_per_seed (taskvec l)", "best_layer_per_seed (official L = l - 1; emb = embeddings)", "protocol"]
+
+
 def write_csv(path: Path, summaries: dict[str, dict], tasks: list[str]) -> Path:
+    """One row per (group, method). Layer columns name their convention in the header: taskvec's l
+    (the residual after l decoder layers, 0 = embeddings) and the official L = l - 1; ``protocol``
+    says which rules produced the row."""
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["group", "method"] + tasks + ["Avg", "Avg_std_over_seeds", "best_layer_per_seed"])
+        w.writerow(["group", "method"] + tasks + ["Avg", "Avg_std_over_seeds"] + CSV_LAYER_COLUMNS)
         for g, s in summaries.items():
             for r in s["rows"]:
                 vals = [s["table"][r][c] for c in tasks + ["Avg"]]
                 key = ("best_source_layer_per_seed" if "(from " in r else
                        "best_additive_layer_per_seed" if "Additive" in r else "best_layer_per_seed")
-                layers = " ".join(map(str, s[key])) if "Patch" in r else ""
-                w.writerow([g, r] + [f"{v:.4f}" for v in vals] + [f"{s['avg_std_over_seeds'][r]:.4f}", layers])
+                layers = s[key] if "Patch" in r else []
+                w.writerow([g, r] + [f"{v:.4f}" for v in vals] + [f"{s['avg_std_over_seeds'][r]:.4f}",
+                           " ".join(map(str, layers)), " ".join("emb" if _official(l) is None else str(_official(l)) for l in layers),
+                           s.get("protocol", "taskvec")])
     return path

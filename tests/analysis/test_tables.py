@@ -216,17 +216,18 @@ def test_write_csv(tmp_path, paper):
     assert path == tmp_path / "results.csv"
     rows = list(csv.reader(open(path, newline="")))
     assert rows == [
-        ["group", "method", A, B, "Avg", "Avg_std_over_seeds", "best_layer_per_seed"],
-        ["text-to-image_n5", "No Context", "0.5000", "0.2500", "0.3750", "0.2500", ""],
-        ["text-to-image_n5", "Text Examples Prompt", "0.5000", "0.7500", "0.6250", "0.0000", ""],
-        ["text-to-image_n5", "Random", "0.2500", "0.5000", "0.3750", "0.0000", ""],
-        ["text-to-image_n5", "Text Examples Patch", "0.2500", "0.3750", "0.3125", "0.0625", "1 2"],
-        ["g2", "No Context", "0.0000", "0.0000", "0.0000", "0.0000", ""],
-        ["g2", "Text Examples Prompt", "0.0000", "0.0000", "0.0000", "0.0000", ""],
-        ["g2", "Random", "0.0000", "0.0000", "0.0000", "0.0000", ""],
-        ["g2", "Text Examples Patch", "0.2500", "0.5000", "0.3750", "0.0000", "1"],
-        ["g2", "Text Examples Patch (from src)", "0.2500", "0.5000", "0.3750", "0.0000", "0"],
-        ["g2", "Text Examples Additive Patch", "0.2500", "0.5000", "0.3750", "0.0000", "2"],
+        ["group", "method", A, B, "Avg", "Avg_std_over_seeds", "best_layer_per_seed (taskvec l)",
+         "best_layer_per_seed (official L = l - 1; emb = embeddings)", "protocol"],
+        ["text-to-image_n5", "No Context", "0.5000", "0.2500", "0.3750", "0.2500", "", "", "taskvec"],
+        ["text-to-image_n5", "Text Examples Prompt", "0.5000", "0.7500", "0.6250", "0.0000", "", "", "taskvec"],
+        ["text-to-image_n5", "Random", "0.2500", "0.5000", "0.3750", "0.0000", "", "", "taskvec"],
+        ["text-to-image_n5", "Text Examples Patch", "0.2500", "0.3750", "0.3125", "0.0625", "1 2", "0 1", "taskvec"],
+        ["g2", "No Context", "0.0000", "0.0000", "0.0000", "0.0000", "", "", "taskvec"],
+        ["g2", "Text Examples Prompt", "0.0000", "0.0000", "0.0000", "0.0000", "", "", "taskvec"],
+        ["g2", "Random", "0.0000", "0.0000", "0.0000", "0.0000", "", "", "taskvec"],
+        ["g2", "Text Examples Patch", "0.2500", "0.5000", "0.3750", "0.0000", "1", "0", "taskvec"],
+        ["g2", "Text Examples Patch (from src)", "0.2500", "0.5000", "0.3750", "0.0000", "0", "emb", "taskvec"],
+        ["g2", "Text Examples Additive Patch", "0.2500", "0.5000", "0.3750", "0.0000", "2", "1", "taskvec"],
     ]
 
 
