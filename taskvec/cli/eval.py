@@ -133,6 +133,16 @@ def loading_plan(args, name: str | None) -> dict:
     return {"revision": revision, "dtype": dtype, "quantization": quant}
 
 
+def actual_loading(adapter, plan: dict) -> dict:
+    """What was loaded, as opposed to what a protocol preset asks for: revision, dtype and
+    bitsandbytes quantization passed to the loader, and a GGUF checkpoint's own quantization."""
+    prov = adapter.provenance()
+    return {"revision": plan["revision"], "dtype": str(adapter.dtype).replace("torch.", ""),
+            "quantization": plan["quantization"] or "none",
+            **({"weights_file_quantization": prov["quantization"], "sha256": prov.get("sha256")}
+               if prov.get("quantization") else {})}
+
+
 def load_tasks(spec: str | None):
     from taskvec.data.tasks import PAPER_TASKS
 
@@ -231,6 +241,11 @@ def cmd_eval(args) -> int:
         source = (load_model(args.source_model, src_plan["revision"], src_plan["dtype"], args.device,
                              src_plan["quantization"]) if args.source_model else None)
         check_models(adapter, source, todo)
+        loading = {"model": actual_loading(adapter, plan),
+                   "source_model": actual_loading(source, src_plan) if source is not None else None}
+        if units[0].protocol != "taskvec" and not is_hub(args.model):
+            print(f"protocol {units[0].protocol}: {args.model} is not a hub model, so the official pinned revision and "
+                  f"NF4 do not apply; it runs as loaded: {loading['model']}")
         if adapter.meaningless_weights:
             print("NOTE: tiny random weights -- accuracies are meaningless; this checks mechanics only.")
         inputs = {t: Inputs(tasks[t]) for t in tasks}
@@ -242,6 +257,7 @@ def cmd_eval(args) -> int:
                 res = run_unit(adapter, tasks[u.task], u, args.n_sets, args.limit_val, args.limit_test,
                                source, inputs[u.task], progress=lambda: bar.update(1))
                 res["fingerprint"] = fingerprint
+                res["loading"] = loading
                 path = out / "units" / f"{u.key}.json"
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(res))
@@ -309,6 +325,8 @@ def report(args, tasks, units, results, adapter) -> None:
     doc = {"config": {k: v for k, v in vars(args).items() if k != "func"}, "tasks": task_ids,
            "protocol": units[0].protocol, "layer_convention": next(iter(summaries.values()))["layer_convention"],
            "model": adapter.describe() if adapter is not None else {"model": args.model},
+           # how the weights were actually loaded (per unit: a resumed run may mix loadings of the same files)
+           "loading": [json.loads(x) for x in sorted({json.dumps(results[u].get("loading"), sort_keys=True) for u in units})],
            "summaries": summaries, **extra}
     (out / "results.json").write_text(json.dumps(doc, indent=1))
     write_csv(out / "results.csv", summaries, task_ids)

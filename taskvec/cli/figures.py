@@ -78,7 +78,7 @@ def cmd_figures(args) -> int:
 
     from taskvec.analysis import paper
     from taskvec.analysis.compare import suggested_layer
-    from taskvec.cli.eval import load_tasks, loading_plan
+    from taskvec.cli.eval import actual_loading, load_tasks, loading_plan
     from taskvec.cli.run import resolve_layer
     from taskvec.core.hooks import check_layer
     from taskvec.models import load_model
@@ -103,7 +103,8 @@ def cmd_figures(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     note = args.model + (" (tiny random weights: meaningless)" if adapter.meaningless_weights else "")
     record: dict = {"model": adapter.describe(), "layer": layer, "layer_official": paper.to_official(layer),
-                    "layer_convention": "layer: taskvec residual l; layer_official: L = l - 1", "protocol": args.protocol}
+                    "layer_convention": "layer: taskvec residual l; layer_official: L = l - 1", "protocol": args.protocol,
+                    "loading": actual_loading(adapter, plan)}
     cache: dict = {}  # task vectors shared by summaries and clusters
     if "phases" in kinds:
         record["phases"] = _phases(adapter, tasks, args, out, note)

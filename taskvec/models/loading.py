@@ -76,10 +76,13 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
     """Load ``name`` and wrap it in its family's adapter."""
     device = resolve_device(device)
     loader = registry.named_loader(name)
-    if loader is not None:
-        return loader.load(name, device)
     from taskvec.models import gguf
 
+    local = "a plugin model" if loader is not None else "a GGUF checkpoint" if gguf.is_gguf_name(name) else None
+    if local:  # weights from a local file: a hub revision or a bitsandbytes quantization cannot apply
+        _refuse_hub_options(name, local, revision, quantization)
+    if loader is not None:
+        return loader.load(name, device)
     if gguf.is_gguf_name(name):  # smollm2, gemma3-270m (registry packages) or a local *.gguf: converted once, cached
         return gguf.load_gguf(name, resolve_dtype(dtype, device), device, progress=None)
     if name.startswith(TINY_PREFIX):
@@ -87,6 +90,18 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
         cls = _adapter_for(model.config.model_type, name)
         return cls(model.to(device), processor, name, meaningless_weights=True)
     return _load_hf(name, revision, resolve_dtype(dtype, device), device, quantization)
+
+
+def _refuse_hub_options(name: str, kind: str, revision: str | None, quantization: str | None) -> None:
+    """A revision or quantization asked of weights that cannot take it is refused, not silently ignored
+    (a result file would otherwise record a loading that did not happen)."""
+    if revision:
+        raise ModelLoadError(f"{name} is {kind} loaded from local files; a hub revision ({revision!r}) does not apply. "
+                             "Drop --revision.")
+    if quantization and quantization not in ("none", "auto"):
+        raise ModelLoadError(f"{name} is {kind} loaded from local files and runs de-quantised (a GGUF's own "
+                             f"quantization is in its provenance); bitsandbytes {quantization!r} does not apply. "
+                             "Pass --quantization none.")
 
 
 def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, quantization: str | None) -> Adapter:

@@ -30,6 +30,10 @@ def test_eval_paper_records_protocol_and_layers(tmp_path, capsys):
     assert s["seeds"] == [1]  # the official seeds start at 1
     assert s["best_layer_per_seed_official"] == [s["best_layer_per_seed"][0] - 1] and s["chosen_layer"] >= 1
     assert "official L = l - 1" in s["layer_convention"]
+    # what was loaded, not what the preset asks of hub models: a tiny local model is not NF4
+    assert doc["loading"] == [{"model": {"revision": None, "dtype": "float32", "quantization": "none"},
+                               "source_model": None}]
+    assert "not a hub model" in printed and unit_loading(tmp_path) == doc["loading"][0]
     unit = json.loads(next((tmp_path / "units").glob("*.json")).read_text())
     assert unit["protocol"]["name"] == "paper" and unit["unit"]["protocol"] == "paper"
     assert unit["fixed_layer"] is None and unit["fingerprint"]["protocol"] == "paper"
@@ -38,6 +42,10 @@ def test_eval_paper_records_protocol_and_layers(tmp_path, capsys):
     assert "2 to compute" in capsys.readouterr().out
     default = json.loads((tmp_path / "units" / "text-to-image_n5__country-capital__seed0.json").read_text())
     assert default["protocol"]["name"] == "taskvec" and "protocol" not in default["fingerprint"]
+
+
+def unit_loading(folder):
+    return json.loads(next((folder / "units").glob("*.json")).read_text())["loading"]
 
 
 def test_eval_paper_fig6_needs_multiples_of_five(tmp_path, capsys):
