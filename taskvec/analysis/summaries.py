@@ -33,8 +33,9 @@ class SummaryResult:
 
 def summaries(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: Sequence[str] = MODALITIES,
               k: int = 5, n_examples: int = 5, n_sets: int = 10, seed: int = 0, cache: dict | None = None,
-              progress=None) -> SummaryResult:
-    """Decode each task's vector (every available modality) through the lens at every layer."""
+              progress=None, protocol="taskvec") -> SummaryResult:
+    """Decode each task's vector (every available modality) through the lens at every layer
+    (vectors as ``analysis.vectors.task_vectors`` reads them under ``protocol``)."""
     if not tasks:
         raise SpecError("Pick at least one task.")
     if not 0 <= layer <= adapter.n_layers:
@@ -43,6 +44,6 @@ def summaries(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalitie
     for i, task in enumerate(tasks):
         if progress is not None:
             progress(i, len(tasks))
-        vecs = task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache)
+        vecs = task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache, protocol)
         out[task.id] = {m: top_k(adapter, v.vectors, k) for m, v in vecs.items()}  # per layer (L+1, k)
     return SummaryResult(layer, k, out)

@@ -141,7 +141,7 @@ def _summaries(adapter, tasks, args, layer: int, out: Path, note: str, cache: di
     from taskvec.analysis.summaries import summaries
 
     res = summaries(adapter, list(tasks.values()), layer, k=args.k, n_examples=args.n_examples, n_sets=args.n_sets,
-                    seed=args.seed, cache=cache)
+                    seed=args.seed, cache=cache, protocol=args.protocol)
     table = res.table()
     for tid, row in table.items():
         print(f"summary {tid} @ layer {layer} (official L={layer - 1}): " + " | ".join(

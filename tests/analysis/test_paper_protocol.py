@@ -248,3 +248,42 @@ def test_units_of_an_official_model_carry_its_fixed_layer(task):
         run_unit(fake, task, Unit("country-capital", "text", "text", 5, 0, 1, protocol="paper"), 1, 4, 4)
     r = run_unit(tiny, task, Unit("country-capital", "text", "text", 5, 0, 1, protocol="paper"), 1, 4, 4)
     assert r["fixed_layer"] is None and r["protocol"]["name"] == "paper" and r["unit"]["protocol"] == "paper"
+
+
+def test_descriptive_views_follow_the_paper_protocol():
+    """Summaries and clusters read vectors through analysis.vectors.task_vector; under --protocol paper
+    they are the official ones: one set per validation item, read at the last demonstration's ':',
+    equal to the reference procedure's (text examples, so the official prompt carries no image)."""
+    from taskvec.analysis.summaries import summaries
+    from taskvec.analysis.vectors import task_vector
+    from taskvec.core.lens import top_k
+    from taskvec.data.tasks import task_from_pairs
+
+    adapter = tiny_adapter("llava")
+    ref = Official(adapter, "llava")
+    pairs = [("France", "Paris"), ("Italy", "Rome"), ("Peru", "Lima"), ("Chile", "Santiago"), ("Japan", "Tokyo"),
+             ("Kenya", "Nairobi"), ("Spain", "Madrid"), ("Egypt", "Cairo"), ("Ghana", "Accra")]
+    task = task_from_pairs("capitals", pairs, instruction="The capital city of the country:")
+    val = [(it.input, it.answer) for it in task.split("val")]
+    assert len(val) >= 2
+    feats = []
+    for idx, demos in enumerate(ref.sets(len(val), 5, SEED)):  # the reference, text query, no image
+        b = ref.tok(ref.prompt([val[j] for j in demos], val[idx][0]), return_tensors="pt")
+        pos = (b["input_ids"][0] == ref.colon).nonzero()[:, 0][-3]
+        _, outs = ref.run(dict(b))
+        feats.append(torch.stack([outs[L][0, pos] for L in range(len(ref.layers))]))
+    official = torch.stack(feats).mean(0)  # (n_layers, D)
+    cache: dict = {}
+    tv = task_vector(adapter, task, "text", seed=SEED, cache=cache, protocol="paper")
+    assert tv.per_set.shape[0] == len(val) and tv.meta["protocol"] == "paper"
+    for L in range(adapter.n_layers):
+        torch.testing.assert_close(tv.vectors[paper.to_taskvec(L)], official[L].float(), atol=2e-5, rtol=1e-4)
+    default = task_vector(adapter, task, "text", seed=SEED, cache=cache)  # cached apart: its own sets
+    assert not torch.allclose(default.vectors[1:], tv.vectors[1:], atol=1e-3) and len(cache) == 2
+    res = summaries(adapter, [task], 2, modalities=("text",), k=3, seed=SEED, cache=cache, protocol="paper")
+    assert res.topk["capitals"]["text"].tokens == top_k(adapter, tv.vectors, 3).tokens
+    inst = task_vector(adapter, task, "instruction", protocol="paper")
+    torch.testing.assert_close(inst.vectors, paper.instruction_vector(adapter, task.instruction).float())
+    few = task_from_pairs("two", pairs[:3])
+    with pytest.raises(Exception, match="validation item"):
+        task_vector(adapter, few, "text", protocol="paper")
