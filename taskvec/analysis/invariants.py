@@ -130,7 +130,8 @@ def check_sweep(adapter: Adapter, quick: bool) -> CheckResult:
     layers = _layers(adapter, quick)
     fast = layer_sweep(adapter, q, src, layers=layers).logits  # (N, V)
     slow = naive_sweep(adapter, q, src, layers=layers).logits
-    strategy = "packed one-row" if adapter.packed_sweep else "repeated-cache"
+    strategy = ("per-layer loop (no declared causal prefix)" if not adapter.causal_prefix else
+                "packed one-row" if adapter.packed_sweep else "repeated-cache")
     return _numeric("sweep_vs_loop", adapter, [(fast, slow)], f"{strategy} sweep vs one forward per layer, "
                     f"{len(layers)} layers")
 
@@ -162,8 +163,13 @@ def check_delimiter_image(adapter: Adapter, quick: bool) -> CheckResult:
         except UnsupportedInputError as e:
             return CheckResult("delimiter_image", True, None, None, f"text-only model: an image is refused ({e})")
         return CheckResult("delimiter_image", False, None, None, "a text-only model accepted an image")
-    ok, where = _delimiter_ok(adapter, icl_prompt([(_image(1), "Paris"), (_image(2), "Rome")], _image(3)))
-    return CheckResult("delimiter_image", ok, None, None, f"with 3 images: ':' of the last 'A:' at {where}")
+    try:
+        ok, where = _delimiter_ok(adapter, icl_prompt([(_image(1), "Paris"), (_image(2), "Rome")], _image(3)))
+        what = "with 3 images"
+    except UnsupportedInputError as e:  # one image per prompt (Fuyu): text examples and an image query
+        ok, where = _delimiter_ok(adapter, icl_prompt(PAIRS, _image(3)))
+        what = f"image examples refused ({str(e).split(';')[0]}); text examples + 1 image query"
+    return CheckResult("delimiter_image", ok, None, None, f"{what}: ':' of the last 'A:' at {where}")
 
 
 def _extend(inputs: dict, new_ids: torch.Tensor) -> dict:

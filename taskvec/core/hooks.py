@@ -356,10 +356,17 @@ def intervene(
     _check_ran(log, hooks, n)
 
 
+def _foreign(hook) -> bool:
+    """A hook transformers installs for itself and keeps (its output-capturing hooks, added at the
+    first forward that records hidden states, e.g. a vision tower's): not one of ours."""
+    return (getattr(hook, "__module__", "") or "").startswith("transformers.")
+
+
 def hooked_modules(model: nn.Module) -> list[str]:
-    """Names of modules that still hold a forward (pre-)hook: for tests and sanity checks."""
+    """Names of modules that still hold a forward (pre-)hook other than transformers' own
+    persistent ones: for tests and sanity checks (no taskvec hook outlives its ``intervene``)."""
     return [
         name
         for name, m in model.named_modules()
-        if m._forward_hooks or m._forward_pre_hooks
+        if any(not _foreign(h) for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values()))
     ]

@@ -62,9 +62,13 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     - one pass: ``prefix | copy_0 | ... | copy_n`` in one row, each copy of the tokens from the
       delimiter on seeing the prefix and itself (``_sweep_one_pass``);
     - more copies than ``max_batch``: the prefix cached once, the copies packed over it per chunk;
-    - families without 4-D masks: the prefix cache repeated once per copy along the batch.
+    - families without 4-D masks: the prefix cache repeated once per copy along the batch;
+    - no declared causal prefix (``adapter.causal_prefix`` False: an unverified architecture):
+      the exact per-layer loop, ``naive_sweep``.
     Every strategy equals ``naive_sweep`` (tests/core/test_invariants.py).
     """
+    if not adapter.causal_prefix:  # a prefix cache is only valid if later tokens cannot change earlier ones
+        return naive_sweep(adapter, prompt, vectors, layers, mode, scale)
     layers, per_layer = _sweep_args(adapter, vectors, layers)
     enc = adapter.encode([prompt])
     d, end = int(enc.delimiters[0]), int(enc.lengths[0])

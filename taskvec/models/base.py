@@ -62,6 +62,8 @@ class Adapter:
     per_position_keys = ("attention_mask", "token_type_ids", "mm_token_type_ids")
     image_width: int | None = PAPER_WIDTH  # every image is resized to this width first
     image_batch_size: int | None = None  # rows per batch for prompts with images (None: any)
+    # declared capabilities (the sweep picks its strategy from them; the exact loop where none holds)
+    causal_prefix = True  # causal attention: a prefix's cache is the same whatever follows it
     packed_sweep = True  # the model takes a custom 4-D attention mask: sweeps pack copies in one row
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,

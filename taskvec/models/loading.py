@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -23,14 +24,25 @@ DEFAULT_REAL_MODEL = "HuggingFaceTB/SmolVLM-256M-Instruct"
 TINY_PREFIX = "tiny-random/"
 
 
+LOG = logging.getLogger("taskvec.models")
+
+
 def _adapter_for(model_type: str, name: str) -> type[Adapter]:
+    """The family's adapter; a known trap refused with its reason; else the unverified ``GenericAdapter``."""
+    from taskvec.models import catalog
+
     cls = registry.adapter_for(model_type)
-    if cls is None:
-        raise ModelLoadError(
-            f"{name}: architecture {model_type!r} is not supported. Supported families: "
-            f"{', '.join(registry.supported_families())}. Try e.g. {DEFAULT_REAL_MODEL}."
-        )
-    return cls
+    if cls is not None:
+        return cls
+    reason = catalog.refusal(model_type)
+    if reason:
+        raise ModelLoadError(f"{name}: architecture {model_type!r} is refused: {reason}. Supported families: "
+                             f"{', '.join(registry.supported_families())} (`python -m taskvec models` lists every type).")
+    from taskvec.models.generic import GenericAdapter
+
+    LOG.warning("%s: no family file for %r; using the generic adapter (exact per-layer sweep). Run "
+                "`python -m taskvec check --model %s` before trusting its numbers.", name, model_type, name)
+    return GenericAdapter
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
@@ -119,22 +131,30 @@ def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, q
         ) from None
     cls = _adapter_for(config.model_type, name)
     fam = registry.family_for(config.model_type)
+    text_only = fam.text_only if fam is not None else not _is_image_text(config.model_type)
+    processor_kwargs = dict(fam.processor_kwargs) if fam is not None else {}
     kwargs: dict[str, Any] = {"revision": revision, "dtype": dtype}
     if quantization:
         kwargs["quantization_config"] = _quantization(quantization)
         kwargs["device_map"] = device
-    auto = tf.AutoModelForCausalLM if fam.text_only else tf.AutoModelForImageTextToText
+    auto = tf.AutoModelForCausalLM if text_only else tf.AutoModelForImageTextToText
     try:
         model = auto.from_pretrained(name, **kwargs)
         if not quantization:
             model = model.to(device)
-        processor = (tf.AutoTokenizer if fam.text_only else tf.AutoProcessor).from_pretrained(
-            name, revision=revision, **({} if fam.text_only else dict(fam.processor_kwargs)))
+        processor = (tf.AutoTokenizer if text_only else tf.AutoProcessor).from_pretrained(
+            name, revision=revision, **processor_kwargs)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"Found the config of {name!r} but not its weights or processor: "
                              f"{str(e).splitlines()[0]}. Download the full repository or use `organism`.") from None
     meaningless = bool(getattr(model.config, "_taskvec_tiny_random", False))  # a saved tiny-random model
     return cls(model, processor, name, revision, meaningless_weights=meaningless)
+
+
+def _is_image_text(model_type: str) -> bool:
+    from taskvec.models.catalog import image_text_types
+
+    return model_type in image_text_types()
 
 
 def _quantization(kind: str):

@@ -1,0 +1,91 @@
+"""``GenericAdapter``: a decoder-only model of a type no family file serves, from its standard layout.
+
+It reads everything it needs from the model and processor instead of a family file: the decoder
+layers through ``get_decoder()`` (or the usual paths), the final norm beside them, the
+unembedding from ``get_output_embeddings()``, the text config from ``get_text_config()``, and
+the image placeholder from ``processor.image_token`` or the config's image token id
+(``image_token_id`` / ``image_token_index``). It declares no shortcut capability: the layer
+sweep runs the exact per-layer loop, so its numbers are right wherever its hooks fire; whether
+they fire, where the delimiter is and whether an image prompt lays out as expected is what
+``python -m taskvec check`` verifies on the real checkpoint. A family file replaces it once an
+architecture is verified and its quirks are known.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from torch import nn
+
+from taskvec.models.base import Adapter, _get
+
+IMAGE_TOKEN_ATTRS = ("image_token", "image_token_str")
+IMAGE_ID_ATTRS = ("image_token_id", "image_token_index")
+
+
+def image_placeholder(model: nn.Module, processor: Any) -> str | None:
+    """The text of one image in a prompt for this processor, or None (a text-only model)."""
+    tok = getattr(processor, "tokenizer", None)
+    if tok is None:  # a bare tokenizer: text only
+        return None
+    for attr in IMAGE_TOKEN_ATTRS:
+        for owner in (processor, tok):
+            value = getattr(owner, attr, None)
+            if isinstance(value, str) and value:
+                return value
+    for attr in IMAGE_ID_ATTRS:
+        value = getattr(model.config, attr, None)
+        if isinstance(value, int) and 0 <= value < len(tok):
+            return tok.convert_ids_to_tokens(value)
+    return None
+
+
+class GenericAdapter(Adapter):
+    """Any decoder-only (V)LM with the standard layout; unverified until ``taskvec check`` passes on it."""
+
+    family = "generic"
+    causal_prefix = False  # not declared by a family file: sweeps use the exact per-layer loop
+    packed_sweep = False
+    verified = False
+
+    def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
+                 meaningless_weights: bool = False):
+        super().__init__(model, processor, model_id, revision, meaningless_weights)
+        placeholder = image_placeholder(model, processor)
+        self.image_placeholder = placeholder
+        self.image_token_names = (placeholder,) if placeholder else ()
+        self.family = f"generic:{model.config.model_type}"
+        try:  # the standard layout, checked now rather than at the first forward
+            self.decoder_layers, self.final_norm, self.lm_head
+        except TypeError as e:
+            from taskvec.errors import ModelLoadError
+            from taskvec.models import registry
+
+            raise ModelLoadError(
+                f"{model_id or type(model).__name__}: architecture {model.config.model_type!r} has no family file and "
+                f"not the standard decoder layout the generic adapter reads ({e}). Supported families: "
+                f"{', '.join(registry.supported_families())}.") from None
+        if self.lm_head is None:
+            from taskvec.errors import ModelLoadError
+
+            raise ModelLoadError(f"{model_id}: architecture {model.config.model_type!r} has no output embeddings "
+                                 "(get_output_embeddings() is None), so the logit lens is undefined.")
+
+    @cached_property
+    def final_norm(self) -> nn.Module:
+        """The norm after the last decoder layer: the usual paths, else the decoder's own ``norm``."""
+        for p in self.norm_paths:
+            norm = _get(self.model, p)
+            if isinstance(norm, nn.Module):
+                return norm
+        dec = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
+        for name in ("norm", "final_layernorm", "ln_f", "final_norm"):
+            norm = getattr(dec, name, None)
+            if isinstance(norm, nn.Module):
+                return norm
+        raise TypeError(f"{type(self.model).__name__}: no final norm found; this architecture needs a family file.")
+
+    def _describe(self) -> dict:
+        return {**super()._describe(), "verified": False,
+                "note": "no family file: generic adapter, exact per-layer sweep; run `python -m taskvec check`"}
