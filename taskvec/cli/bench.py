@@ -11,6 +11,9 @@ Measured in one run, medians over ``--repeats``:
    plain query forward;
 3. extraction of every layer's vectors for K example sets batched
    (``residuals(..., batch_size=K)``) vs one at a time (``batch_size=1``).
+When nnsight is installed (``pip install nnsight``), its batched sweep -- one invoke per
+layer, L+1 patched inputs in one batched forward -- is timed beside taskvec's as a contender
+(``nnsight_sweep``; its logits are checked equal to ``naive_sweep`` before timing).
 ``--layers 24`` builds a random-weight 24-layer Llama (hidden 256; meaningless weights,
 timing only) because real checkpoints cannot be downloaded on offline machines.
 """
@@ -83,7 +86,7 @@ def _pairs(n: int):
 
 
 def _ops(adapter, n_examples: int, vector=None, long_query: bool = False):
-    """name -> zero-arg callable for the first-token forward of each method.
+    """name -> zero-arg callable for the first-token forward of each method (and "vector": the patched one).
 
     ``vector``: (L+1, D) to patch; default a task vector extracted from text examples
     (the memory child passes a random one so no extraction forward precedes the op)."""
@@ -103,12 +106,85 @@ def _ops(adapter, n_examples: int, vector=None, long_query: bool = False):
     layer = suggested_layer(adapter)
     qp, full = query_prompt(query), icl_prompt(demos, query)
     return {
+        "vector": tv,
         "prompt": lambda: first_token_logits(adapter, full),
         "patch": lambda: first_token_logits(adapter, qp, lambda enc: [make_patch(adapter, enc, tv, layer)]),
         "query": lambda: first_token_logits(adapter, qp),
         "sweep": lambda: layer_sweep(adapter, qp, tv),
         "naive_sweep": lambda: naive_sweep(adapter, qp, tv),
     }
+
+
+def _module_name(model, module) -> str:
+    for name, m in model.named_modules():
+        if m is module:
+            return name
+    raise TaskvecError(f"{type(module).__name__} is not a submodule of the model.")
+
+
+def _envoy(root, dotted: str):
+    """The nnsight envoy of the submodule at ``dotted`` (attribute and index steps)."""
+    for part in dotted.split("."):
+        root = root[int(part)] if part.isdigit() else getattr(root, part)
+    return root
+
+
+def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
+    """nnsight 0.8's batched layer sweep: one invoke per residual layer l (the input of decoder layer 0
+    for l = 0, else the output of layer l - 1 overwritten at the delimiter), one batched forward;
+    (L+1, V) first-token logits. ``wrapped``: a cached ``LanguageModel`` around ``adapter.model``."""
+    import torch
+
+    if wrapped is None:
+        from nnsight import LanguageModel
+
+        wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+    from taskvec.core.prompts import has_image
+
+    if has_image(prompt):
+        raise TaskvecError("nnsight's LanguageModel batches invokes of text or token ids only, not image inputs; "
+                           "the bench times it on text queries.")
+    enc = adapter.encode([prompt])
+    d, last = int(enc.delimiters[0]), int(enc.lengths[0]) - 1
+    layers = _envoy(wrapped, _module_name(adapter.model, adapter.decoder_layers))
+    head = _envoy(wrapped, _module_name(adapter.model, adapter.lm_head))
+    vecs = vectors.to(adapter.device, adapter.dtype)
+    saved = []
+    with torch.no_grad(), wrapped.trace() as tracer:
+        for l in range(adapter.n_layers + 1):
+            with tracer.invoke(**adapter.full_inputs(enc)):
+                if l == 0:
+                    layers[0].input[:, d, :] = vecs[0]
+                else:
+                    layers[l - 1].output[:, d, :] = vecs[l]
+                saved.append(head.output[:, last].save())
+    return torch.cat([x.float() for x in saved])  # (L+1, V)
+
+
+def _nnsight_op(adapter, prompt, vectors):
+    """A zero-arg nnsight sweep checked equal to the per-layer loop, or None (nnsight not installed)."""
+    try:
+        from nnsight import LanguageModel
+    except ImportError:
+        return None
+    import warnings
+
+    import torch
+
+    from taskvec.core.sweep import naive_sweep
+
+    side = adapter.tokenizer.padding_side
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # LanguageModel's deprecation notice
+            wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+    finally:  # the wrapper sets the shared tokenizer to left padding; taskvec's encoding needs right
+        adapter.tokenizer.padding_side = side
+    got, ref = nnsight_sweep(adapter, prompt, vectors, wrapped), naive_sweep(adapter, prompt, vectors).logits
+    if not torch.allclose(got.cpu(), ref.float().cpu(), atol=1e-3, rtol=1e-4):
+        raise TaskvecError(f"nnsight's sweep differs from the per-layer loop by {(got.cpu() - ref.cpu()).abs().max():.2e}; "
+                           "not timing a contender that computes something else.")
+    return lambda: nnsight_sweep(adapter, prompt, vectors, wrapped)
 
 
 def _extract_ops(adapter, k: int):
@@ -240,13 +316,16 @@ def cmd_bench(args) -> int:
             print(f"  {k:<7} {t[k] * 1000:8.2f} ms  ({t[k] / t['query']:.2f}x query alone){m}")
         print(f"  ratios: prompt/patch {t['prompt'] / t['patch']:.2f}x, patch/query {t['patch'] / t['query']:.2f}x "
               f"(target <= 1.1x)")
-    ops = _ops(adapter, 5)
+    from taskvec.core.prompts import query_prompt
+
     for long_query in (False, True):
         ops = _ops(adapter, 5, long_query=long_query)
-        s = _median_times({k: ops[k] for k in ("sweep", "naive_sweep", "query")}, args.repeats)
-        from taskvec.core.prompts import query_prompt
-
         q = ", ".join(x for x, _ in _pairs(12)) if long_query else _pairs(6)[-1][0]
+        timed = {k: ops[k] for k in ("sweep", "naive_sweep", "query")}
+        contender = _nnsight_op(adapter, query_prompt(q), ops["vector"])
+        if contender is not None:
+            timed["nnsight_sweep"] = contender
+        s = _median_times(timed, args.repeats)
         s["query_tokens"] = int(adapter.encode([query_prompt(q)]).lengths[0])
         res["sweep" if not long_query else "sweep_long_query"] = s
         print(f"\nlayer sweep over all {adapter.n_layers + 1} residual layers, query of {s['query_tokens']} tokens:")
@@ -254,6 +333,13 @@ def cmd_bench(args) -> int:
               f"({s['query'] * 1000:.2f} ms; target <= 2x)")
         print(f"  naive_sweep         {s['naive_sweep'] * 1000:8.2f} ms = {s['naive_sweep'] / s['sweep']:.2f}x the batched sweep "
               f"(target >= 5x on 24+ layers)")
+        if "nnsight_sweep" in s:
+            import nnsight
+
+            print(f"  nnsight {nnsight.__version__} batched {s['nnsight_sweep'] * 1000:8.2f} ms = "
+                  f"{s['nnsight_sweep'] / s['sweep']:.2f}x taskvec's sweep (target > 1x: taskvec faster)")
+        else:
+            print("  (nnsight not installed: `pip install nnsight` adds it as a contender)")
     e = _extract_ops(adapter, args.n_sets)
     x = _median_times(e, args.repeats)
     res["extract"] = x

@@ -1,0 +1,39 @@
+"""nnsight as the bench's optional contender: its batched sweep computes what taskvec's does
+(checked before it is timed), and wrapping a model in it leaves taskvec's tokenizer as it was."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from taskvec.cli.bench import _nnsight_op, nnsight_sweep
+from taskvec.core.activations import residuals
+from taskvec.core.prompts import icl_prompt, query_prompt
+from taskvec.core.sweep import layer_sweep, naive_sweep
+from taskvec.testing import color_image, tiny_adapter
+
+pytest.importorskip("nnsight")
+
+
+@pytest.mark.parametrize("family", ["llama", "idefics2", "llava"])
+def test_nnsight_sweep_equals_the_per_layer_loop(family):
+    adapter = tiny_adapter(family)
+    vec = residuals(adapter, [icl_prompt([("France", "Paris"), ("Italy", "Rome")], "Chile")]).values[0, :, 0]
+    q = query_prompt("Spain")
+    side = adapter.tokenizer.padding_side
+    op = _nnsight_op(adapter, q, vec)
+    assert adapter.tokenizer.padding_side == side == "right"  # the wrapper's left padding undone
+    got = nnsight_sweep(adapter, q, vec)
+    torch.testing.assert_close(got, naive_sweep(adapter, q, vec).logits.float(), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(got, layer_sweep(adapter, q, vec).logits.float(), atol=1e-4, rtol=1e-4)
+    assert op().shape == got.shape
+    # a different vector changes the contender's logits: the comparison above can fail
+    assert not torch.allclose(nnsight_sweep(adapter, q, torch.zeros_like(vec))[1:], got[1:], atol=1e-4)
+
+
+def test_nnsight_contender_refuses_image_queries():
+    from taskvec.errors import TaskvecError
+
+    adapter = tiny_adapter("llava")
+    with pytest.raises(TaskvecError, match="text or token ids only"):
+        nnsight_sweep(adapter, query_prompt(color_image(3)), torch.zeros(adapter.n_layers + 1, adapter.hidden_size))
