@@ -11,6 +11,8 @@ caches it with the model.
 
 from __future__ import annotations
 
+from taskvec.cli.dispatch import add_dispatch_args, dispatch_kwargs
+
 import json
 import os
 import time
@@ -25,6 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", default=None)
     p.add_argument("--dtype", default="auto", help="auto (fp32 on CPU, bf16 on GPU), fp32, bf16, fp16")
     p.add_argument("--device", default="auto")
+    add_dispatch_args(p)
     p.add_argument("--quick", action="store_true", help="the app's subset: 3 layers instead of all")
     p.add_argument("--layer", action="store_true",
                    help="also measure the suggested patch layer on built-in tasks (cached with the model)")
@@ -45,7 +48,7 @@ def cmd_check(args) -> int:
 
         torch.set_num_threads(int(os.environ["TASKVEC_THREADS"]))
     t = time.time()
-    adapter = load_model(args.model, args.revision, args.dtype, args.device)
+    adapter = load_model(args.model, args.revision, args.dtype, args.device, **dispatch_kwargs(args))
     load_s = time.time() - t
     report = run_checks(adapter, quick=args.quick)
     choice = None

@@ -18,6 +18,8 @@ both numberings), NF4 4-bit loading and pinned revisions for hub models, and wit
 
 from __future__ import annotations
 
+from taskvec.cli.dispatch import add_dispatch_args, dispatch_kwargs
+
 import json
 import os
 import time
@@ -37,6 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", default=None)
     p.add_argument("--dtype", default="auto")
     p.add_argument("--device", default="auto")
+    add_dispatch_args(p)
     p.add_argument("--tasks", default=None, help="comma-separated task ids, .jsonl files or task folders (default: the six paper tasks)")
     p.add_argument("--spec", choices=SPECS, default="text", help="how the task is specified (default text examples)")
     p.add_argument("--query", choices=QUERIES, default="image", help="query modality (default image, as in Table 2)")
@@ -237,7 +240,8 @@ def cmd_eval(args) -> int:
                 if name:
                     print(f"protocol {units[0].protocol}: loading {name} at revision {pl['revision'] or 'latest'}, "
                           f"quantization {pl['quantization'] or 'none'}, dtype {pl['dtype']}")
-        adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"])
+        adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"],
+                             **dispatch_kwargs(args))
         source = (load_model(args.source_model, src_plan["revision"], src_plan["dtype"], args.device,
                              src_plan["quantization"]) if args.source_model else None)
         check_models(adapter, source, todo)

@@ -15,6 +15,8 @@ Each figure is written as HTML and PNG (PNG needs kaleido + Chromium; skipped wi
 
 from __future__ import annotations
 
+from taskvec.cli.dispatch import add_dispatch_args, dispatch_kwargs
+
 import json
 import os
 from pathlib import Path
@@ -30,6 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", default=None)
     p.add_argument("--dtype", default="auto")
     p.add_argument("--device", default="auto")
+    add_dispatch_args(p)
     p.add_argument("--tasks", default=None, help="comma-separated task ids / .jsonl / folders (default: paper tasks)")
     p.add_argument("--kind", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--layer", type=int, default=None,
@@ -93,7 +96,7 @@ def cmd_figures(args) -> int:
                 raise TaskvecError(f"Task {t.id!r} has no images; use --spec text.")
     torch.set_num_threads(int(os.environ.get("TASKVEC_THREADS", "1")))
     plan = loading_plan(args, args.model)
-    adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"])
+    adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"], **dispatch_kwargs(args))
     if args.spec == "image" and not adapter.supports_images:
         raise TaskvecError(f"{args.model} is text-only; use --spec text.")
     layer = resolve_layer(adapter, args.layer, args.layer_convention, args.protocol)

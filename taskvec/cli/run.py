@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from taskvec.cli.dispatch import add_dispatch_args, dispatch_kwargs
+
 import json
 
 from taskvec.errors import TaskvecError
@@ -13,6 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", default=None)
     p.add_argument("--dtype", default="auto")
     p.add_argument("--device", default="auto")
+    add_dispatch_args(p)
     p.add_argument("--examples", default=None, help="'France:Paris; Italy:Rome' (';' or newline separated)")
     p.add_argument("--instruction", default=None, help="a raw instruction, e.g. 'The capital city of the country:'")
     p.add_argument("--query-text", default=None)
@@ -94,7 +97,7 @@ def cmd_run(args) -> int:
         raise TaskvecError("Give exactly one query: --query-text TEXT or --query-image PATH.")
     query = load_image(args.query_image) if args.query_image else args.query_text
     plan = loading_plan(args, args.model)
-    adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"])
+    adapter = load_model(args.model, plan["revision"], plan["dtype"], args.device, plan["quantization"], **dispatch_kwargs(args))
     seed = args.seed if args.seed is not None else (1 if args.protocol == "paper" else 0)
     layer = resolve_layer(adapter, args.layer, args.layer_convention, args.protocol)
     vector = paper_vector(adapter, spec, args.n_examples, seed) if args.protocol == "paper" else None

@@ -125,6 +125,14 @@ class Adapter:
 
     @property
     def device(self) -> torch.device:
+        """Where inputs go: the parameters' device, or for a model accelerate dispatched
+        (``hf_device_map``) the first module's execution device (offloaded "cpu"/"disk" modules
+        execute on the main device: the first GPU in the map, else the CPU)."""
+        placed = getattr(self.model, "hf_device_map", None)
+        if placed:
+            devices = [d for d in placed.values() if d not in ("cpu", "disk")]
+            return torch.device(f"cuda:{devices[0]}" if isinstance(devices[0], int) else devices[0]) if devices \
+                else torch.device("cpu")
         return next(self.model.parameters()).device
 
     @property

@@ -83,10 +83,22 @@ def build_tiny(family: str, seed: int = 0) -> tuple[Any, Any]:
         ) from exc
 
 
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
 def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype = "auto", device: str = "auto",
-               quantization: str | None = None) -> Adapter:
-    """Load ``name`` and wrap it in its family's adapter."""
+               quantization: str | None = None, *, device_map: str | dict | None = None,
+               max_memory: dict | None = None, offload_folder: str | None = None) -> Adapter:
+    """Load ``name`` and wrap it in its family's adapter.
+
+    ``device_map`` (hub ids and local folders): accelerate's dispatch across the GPUs of one box
+    (``auto``, ``balanced``, ``balanced_low_0``, ``sequential``, or an explicit module -> device
+    dict), with ``max_memory`` per device ({0: "20GiB", "cpu": "60GiB"}) and CPU/disk offload into
+    ``offload_folder`` where they run out. Hooks, patches, sweeps and the lens work on the
+    dispatched model (each layer's tensors stay on that layer's device).
+    """
     device = resolve_device(device)
+    dispatch = _dispatch(name, device_map, max_memory, offload_folder)
     loader = registry.named_loader(name)
     from taskvec.models import gguf
 
@@ -101,7 +113,42 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
         model, processor = build_tiny(name[len(TINY_PREFIX):])
         cls = _adapter_for(model.config.model_type, name)
         return cls(model.to(device), processor, name, meaningless_weights=True)
-    return _load_hf(name, revision, resolve_dtype(dtype, device), device, quantization)
+    return _load_hf(name, revision, resolve_dtype(dtype, device), device, quantization, dispatch)
+
+
+def _dispatch(name: str, device_map, max_memory, offload_folder) -> dict:
+    """from_pretrained's dispatch keywords, checked before anything is read."""
+    if device_map is None:
+        if max_memory or offload_folder:
+            raise ModelLoadError("--max-memory and --offload-folder go with --device-map (e.g. --device-map auto).")
+        return {}
+    if isinstance(device_map, str) and device_map not in DEVICE_MAPS:
+        raise ModelLoadError(f"Unknown device map {device_map!r}; use one of {', '.join(DEVICE_MAPS)} or a module -> device dict.")
+    from taskvec.models import gguf
+
+    if registry.named_loader(name) is not None or name.startswith(TINY_PREFIX) or gguf.is_gguf_name(name):
+        raise ModelLoadError(f"{name} is built in memory or converted from a local file; a device map applies to hub "
+                             "ids and local folders (save a model with save_pretrained and load the folder).")
+    out: dict[str, Any] = {"device_map": device_map}
+    if max_memory:
+        out["max_memory"] = dict(max_memory)
+    if offload_folder:
+        out["offload_folder"] = str(offload_folder)
+    return out
+
+
+def parse_max_memory(text: str | None) -> dict | None:
+    """'0=20GiB,1=20GiB,cpu=64GiB' -> {0: '20GiB', 1: '20GiB', 'cpu': '64GiB'}."""
+    if not text:
+        return None
+    out: dict = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ModelLoadError(f"--max-memory {text!r}: give device=size pairs, e.g. 0=20GiB,1=20GiB,cpu=64GiB.")
+        out[int(key) if key.isdigit() else key] = value
+    return out
 
 
 def _refuse_hub_options(name: str, kind: str, revision: str | None, quantization: str | None) -> None:
@@ -116,7 +163,8 @@ def _refuse_hub_options(name: str, kind: str, revision: str | None, quantization
                              "Pass --quantization none.")
 
 
-def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, quantization: str | None) -> Adapter:
+def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, quantization: str | None,
+             dispatch: dict | None = None) -> Adapter:
     import transformers as tf
 
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -137,10 +185,12 @@ def _load_hf(name: str, revision: str | None, dtype: torch.dtype, device: str, q
     if quantization:
         kwargs["quantization_config"] = _quantization(quantization)
         kwargs["device_map"] = device
+    kwargs.update(dispatch or {})  # accelerate places the modules: no .to(device) after
+    placed = bool(quantization or dispatch)
     auto = tf.AutoModelForCausalLM if text_only else tf.AutoModelForImageTextToText
     try:
         model = auto.from_pretrained(name, **kwargs)
-        if not quantization:
+        if not placed:
             model = model.to(device)
         processor = (tf.AutoTokenizer if text_only else tf.AutoProcessor).from_pretrained(
             name, revision=revision, **processor_kwargs)
