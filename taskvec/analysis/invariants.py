@@ -164,12 +164,17 @@ def check_delimiter_image(adapter: Adapter, quick: bool) -> CheckResult:
             return CheckResult("delimiter_image", True, None, None, f"text-only model: an image is refused ({e})")
         return CheckResult("delimiter_image", False, None, None, "a text-only model accepted an image")
     try:
-        ok, where = _delimiter_ok(adapter, icl_prompt([(_image(1), "Paris"), (_image(2), "Rome")], _image(3)))
+        prompt = icl_prompt([(_image(1), "Paris"), (_image(2), "Rome")], _image(3))
+        ok, where = _delimiter_ok(adapter, prompt)
         what = "with 3 images"
     except UnsupportedInputError as e:  # one image per prompt (Fuyu): text examples and an image query
-        ok, where = _delimiter_ok(adapter, icl_prompt(PAIRS, _image(3)))
+        prompt = icl_prompt(PAIRS, _image(3))
+        ok, where = _delimiter_ok(adapter, prompt)
         what = f"image examples refused ({str(e).split(';')[0]}); text examples + 1 image query"
-    return CheckResult("delimiter_image", ok, None, None, f"{what}: ':' of the last 'A:' at {where}")
+    # and the model runs on that layout (image features fill exactly the placeholder tokens)
+    finite = bool(torch.isfinite(first_token_logits(adapter, prompt)).all())
+    return CheckResult("delimiter_image", ok and finite, None, None,
+                       f"{what}: ':' of the last 'A:' at {where}; forward on it {'ok' if finite else 'NOT FINITE'}")
 
 
 def _extend(inputs: dict, new_ids: torch.Tensor) -> dict:

@@ -45,6 +45,7 @@ class GenericAdapter(Adapter):
     """Any decoder-only (V)LM with the standard layout; unverified until ``taskvec check`` passes on it."""
 
     family = "generic"
+    image_placeholder_from_processor = True  # set per instance from the processor or config
     causal_prefix = False  # not declared by a family file: sweeps use the exact per-layer loop
     packed_sweep = False
     verified = False
@@ -87,5 +88,22 @@ class GenericAdapter(Adapter):
         raise TypeError(f"{type(self.model).__name__}: no final norm found; this architecture needs a family file.")
 
     def _describe(self) -> dict:
+        if self.verified:
+            return {**super()._describe(), "verified": True}
         return {**super()._describe(), "verified": False,
                 "note": "no family file: generic adapter, exact per-layer sweep; run `python -m taskvec check`"}
+
+
+class DeclaredAdapter(GenericAdapter):
+    """The generic layout reading for a family file that has verified its types on tiny builds and
+    declares the capabilities its text model has (causal attention, custom 4-D masks): the fast
+    sweeps apply. Its ``family`` is the model type."""
+
+    causal_prefix = True
+    packed_sweep = True
+    verified = True
+
+    def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
+                 meaningless_weights: bool = False):
+        super().__init__(model, processor, model_id, revision, meaningless_weights)
+        self.family = model.config.model_type

@@ -43,7 +43,10 @@ def image_placeholder(family: str) -> str | None:
     """The text a prompt uses for one image in ``family`` (None for text-only models and Fuyu)."""
     if family not in TINY_FAMILIES:
         raise ModelLoadError(f"No tiny model for family {family!r}. Available families: {', '.join(TINY_FAMILIES)}.")
-    return registry.adapter_for(family).image_placeholder or None
+    cls = registry.adapter_for(family)
+    if cls.image_placeholder is None and getattr(cls, "image_placeholder_from_processor", False):
+        return tiny_adapter(family).image_placeholder or None  # read from the processor at load
+    return cls.image_placeholder or None
 
 
 def layers_path(adapter: Adapter) -> str:

@@ -31,7 +31,8 @@ VLMS = [f for f in TINY_FAMILIES if f not in TEXT_ONLY_FAMILIES]
 # Where the decoder layers live, as documented in DESIGN.md ("Facts about transformers").
 DOCUMENTED_LAYERS_PATH = {
     **dict.fromkeys(("idefics3", "smolvlm", "idefics2"), "model.text_model.layers"),
-    **dict.fromkeys(("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "fuyu", "gemma3"),
+    **dict.fromkeys(("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "fuyu", "gemma3", "llava_next",
+                     "llava_next_video", "vipllava", "mistral3"),
                     "model.language_model.layers"),
     **dict.fromkeys(("llama", "mistral", "qwen2", "gemma3_text"), "model.layers"),
 }
@@ -106,6 +107,8 @@ def test_every_family_has_notes_and_metadata():
         assert image_placeholder(f) is None
     assert image_placeholder("qwen2_vl") == "<|vision_start|><|image_pad|><|vision_end|>"
     assert image_placeholder("gemma3") == "<start_of_image>"
+    # read from the processor by the generic layout reading (llava_style declares no placeholder itself)
+    assert image_placeholder("llava_next") == "<image>" and image_placeholder("mistral3") == "[IMG]"
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)

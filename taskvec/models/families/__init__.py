@@ -10,6 +10,8 @@ FAMILY_MODULES: tuple[str, ...] = (
     "idefics2",
     "llava",
     "llava_onevision",
+    "llava_style",
+    "mistral3",
     "qwen2_vl",
     "fuyu",
     "gemma3",
