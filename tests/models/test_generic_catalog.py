@@ -140,3 +140,21 @@ def test_models_verify_runs_the_invariants_on_every_tiny_build(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {r["model_type"] for r in rows} == set(registry.model_types())
     assert all(r["invariants_pass"] for r in rows), [r for r in rows if not r["invariants_pass"]]
+
+
+def test_internvl_loads_its_processor_without_tiling(tmp_path):
+    """On the real loading path (a saved processor with the hub's defaults: tiling on, left padding),
+    the adapter makes one image one tile and pads on the right."""
+    from transformers import InternVLProcessor
+
+    model, proc = build_tiny("internvl")
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    adapter = load_model(str(tmp_path))
+    assert isinstance(adapter.processor, InternVLProcessor)
+    wide = query_prompt(color_image(4, size=(90, 40)))  # tiled into several crops by the processor's default
+    raw = InternVLProcessor.images_kwargs["crop_to_patches"] and adapter.processor.images_kwargs["crop_to_patches"]
+    assert raw is False
+    enc = adapter.encode([wide, icl_prompt(PAIRS, color_image(5))])  # a batch: right padding required
+    ids = enc.input_ids[0, : int(enc.lengths[0])].tolist()
+    assert [len(r) for r in adapter.image_runs(ids)] == [4]

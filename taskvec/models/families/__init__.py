@@ -12,6 +12,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "llava_onevision",
     "llava_style",
     "mistral3",
+    "internvl",
     "qwen2_vl",
     "fuyu",
     "gemma3",

@@ -6,6 +6,7 @@ in a Llama/Mistral decoder. Nothing differs from ``DeclaredAdapter`` but the tin
   the image size, so one image is one predictable block (the base image and one tile).
 - ``llava_next_video``: LLaVA-NeXT with a video path (images as in llava_next).
 - ``vipllava``: LLaVA with features from several vision layers.
+- ``video_llava``: Video-LLaVA's image path (LanguageBind-style tower; a CLIP tower here).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ TINY = {
     "llava_next": TinySpec(3, "CLIP tower 28 px / 7 px patches; one grid pinpoint [28, 28]: base image + 1 tile."),
     "llava_next_video": TinySpec(3, "As llava_next, plus a <video> token and its video processor."),
     "vipllava": TinySpec(3, "CLIP tower with 5 layers; features from layers -2, -5, -3, -1, -4; 16 image tokens."),
+    "video_llava": TinySpec(3, "CLIP tower 28 px / 7 px patches, CLS dropped: 16 image tokens; a <video> token too."),
 }
 IMG, PATCH = 28, 7
 
@@ -36,7 +38,7 @@ def build_tiny(model_type: str, seed: int):
 
     from taskvec.testing.builders import byte_level_tokenizer, finish, llama_like_text, vocab_size
 
-    specials = {"llava_next_video": ["<image>", "<video>"]}
+    specials = {"llava_next_video": ["<image>", "<video>"], "video_llava": ["<image>", "<video>"]}
     tok = byte_level_tokenizer(bos="<s>", eos="</s>", pad="<pad>", unk="<unk>", add_bos=True,
                                specials=specials.get(model_type, ["<image>"]))
     text = llama_like_text(TINY[model_type].layers, vocab_size(tok), tok)
@@ -63,6 +65,16 @@ def build_tiny(model_type: str, seed: int):
                                  tokenizer=tok, patch_size=PATCH, vision_feature_select_strategy="full",
                                  num_additional_image_tokens=0)
         model_cls = tf.VipLlavaForConditionalGeneration
+    elif model_type == "video_llava":
+        cfg = tf.VideoLlavaConfig(vision_config=_clip(), text_config=text, image_token_index=image_id,
+                                  video_token_index=tok.convert_tokens_to_ids("<video>"),
+                                  vision_feature_select_strategy="default", vision_feature_layer=-2, image_seq_length=16,
+                                  video_seq_length=16 * 8)
+        proc = tf.VideoLlavaProcessor(
+            image_processor=tf.VideoLlavaImageProcessor(size={"shortest_edge": IMG}, crop_size=crop),
+            video_processor=tf.VideoLlavaVideoProcessor(size={"shortest_edge": IMG}, crop_size=crop),
+            tokenizer=tok, patch_size=PATCH, vision_feature_select_strategy="default", num_additional_image_tokens=1)
+        model_cls = tf.VideoLlavaForConditionalGeneration
     else:
         raise ValueError(f"llava_style has no tiny build for {model_type!r}.")
     torch.manual_seed(seed)
@@ -78,5 +90,6 @@ FAMILY = register_family(Family(
     tiny=TINY,
     suggested={"llava-hf/llava-v1.6-mistral-7b-hf": "llava_next (LLaVA-NeXT)",
                "llava-hf/LLaVA-NeXT-Video-7B-hf": "llava_next_video",
-               "llava-hf/vip-llava-7b-hf": "vipllava"},
+               "llava-hf/vip-llava-7b-hf": "vipllava",
+               "LanguageBind/Video-LLaVA-7B-hf": "video_llava"},
 ))
