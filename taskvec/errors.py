@@ -51,3 +51,7 @@ class PositionError(PatchError):
 
 class LayerNotRunError(TaskvecError):
     """A hooked residual layer that never ran inside its ``intervene`` block."""
+
+
+class TimeLimitError(TaskvecError):
+    """A request that ran past the app's per-request time limit (public mode); stopped between two steps."""

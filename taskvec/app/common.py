@@ -4,6 +4,12 @@ task library of a session, and ``wire`` — events connected to handlers by para
 ``wire(event, handler, components, outputs)`` takes the handler's inputs from ``components`` by
 the names of its parameters (``progress`` excluded), so an input can never be passed to the
 wrong parameter, and the API names of ``gradio_client`` are the handler's parameter names.
+Inside ``collect_runs()`` (the page's build), ``wire`` also records the model events (those of the model or heavy
+queue), so the page can follow each of them with a check that the session's sliders belong to the loaded model.
+
+``guard`` gives every request the operator's time budget (``HOST.time_limit``, public mode): the handler's
+progress callback checks it at every step (``session.check_deadline``) and a request past it stops with a
+clear message.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import inspect
 import logging
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -22,7 +30,8 @@ import gradio as gr
 from taskvec.analysis.compare import suggested_layer
 from taskvec.app import library as LIB
 from taskvec.app.host import ModelHost
-from taskvec.errors import LayerError, SpecError, TaskvecError
+from taskvec.app.session import check_deadline, time_limit, within
+from taskvec.errors import LayerError, SpecError, TaskvecError, TimeLimitError
 
 HOST = ModelHost()
 MODEL = dict(concurrency_limit=1, concurrency_id="model")  # one model computation at a time, all sessions
@@ -33,7 +42,8 @@ SPEC_OF = {"text examples": "text", "image examples": "image", "instruction": "i
 LOG = logging.getLogger("taskvec.app")
 MAX_TEXT = 50_000  # characters of one text field (the UI's boxes; the API could send anything)
 MAX_MESSAGE = 800  # characters of an error message shown in the app
-LAYER_SLIDER = "taskvec-layer-slider"  # elem_classes tag of every layer slider (refreshed per session)
+ERROR_SECONDS = 25  # an error box dismisses itself after this long (or when closed)
+LAYER_SLIDER = "taskvec-layer-slider"  # elem_classes tag of every layer slider (they follow the loaded model)
 # heavy settings in public mode: the most a visitor's request computes (a local run takes the sliders' range)
 PUBLIC_CAPS = {"n_sets": 10, "n_queries": 20, "lens_sets": 20, "cluster_sets": 10}
 _PATH = re.compile(r"(?<![\w.:/])(?:/[\w.~+@-]+)+/([\w.~+@-]+)")
@@ -49,8 +59,64 @@ def _bounded(msg: str) -> str:
 
 
 def user_error(msg: str) -> gr.Error:
-    """An error box for a mistake the user can fix: shown in full (bounded), no traceback in the log."""
-    return gr.Error(_bounded(msg), duration=None, print_exception=False)
+    """An error box for a mistake the user can fix: shown in full (bounded), no traceback in the log; it
+    dismisses itself after ``ERROR_SECONDS``."""
+    return gr.Error(_bounded(msg), duration=ERROR_SECONDS, print_exception=False)
+
+
+class Budgeted:
+    """A handler's progress callback (``gr.Progress`` or None) that first checks the request's deadline: the
+    analysis functions report every step through it, so a request past its time limit stops between two
+    steps (``TimeLimitError``) without any change to them."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def __call__(self, progress=None, desc=None, *args, **kwargs):
+        check_deadline(progress if isinstance(progress, tuple) else None, desc)
+        if self.inner is not None:
+            return self.inner(progress, desc, *args, **kwargs)
+        return None
+
+    def tqdm(self, iterable, *args, **kwargs):
+        items = self.inner.tqdm(iterable, *args, **kwargs) if self.inner is not None else iterable
+        for item in items:
+            check_deadline()
+            yield item
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _with_budget(fn, args, kwargs):
+    """``args``/``kwargs`` of ``fn`` with its ``progress`` parameter (if any) wrapped in ``Budgeted``: the
+    handler's own parameter (seen through ``functools.wraps``), passed only if the callable takes it."""
+    try:
+        sig = inspect.signature(fn)
+        real = inspect.signature(fn, follow_wrapped=False).parameters
+        if "progress" not in sig.parameters or not ("progress" in real or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in real.values())):
+            return args, kwargs
+        bound = sig.bind_partial(*args, **kwargs)
+    except (TypeError, ValueError):
+        return args, kwargs
+    given = bound.arguments.get("progress", sig.parameters["progress"].default)
+    if given is inspect.Parameter.empty:
+        given = None
+    bound.arguments["progress"] = given if isinstance(given, Budgeted) else Budgeted(given)
+    return bound.args, bound.kwargs
+
+
+def _steps_within(steps, deadline):
+    """The generator ``steps`` with each step run under the request's ``deadline`` (Gradio runs every ``next()``
+    of a generator handler on its own, in a fresh context)."""
+    while True:
+        with within(deadline):
+            try:
+                step = next(steps)
+            except StopIteration:
+                return
+        yield step
 
 
 def check_arguments(fn, args, kwargs) -> None:
@@ -82,18 +148,29 @@ def guard(fn):
 
     Also catches what derives from ``BaseException`` only, such as a Rust panic in a tokenizer
     (pyo3's ``PanicException``). In public mode a failed request drops the cached source model, and
-    memory is collected after every request."""
+    memory is collected after every request.
+
+    With a time limit (``HOST.time_limit``), the request runs under its own deadline and its progress
+    callback checks it at every step (``Budgeted``)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         failed = True
         try:
             check_arguments(fn, args, kwargs)
-            out = fn(*args, **kwargs)
+            with time_limit(HOST.time_limit) as deadline:
+                if HOST.time_limit:
+                    args, kwargs = _with_budget(fn, args, kwargs)
+                out = fn(*args, **kwargs)
+            if deadline is not None and inspect.isgenerator(out):  # a streaming view: one budget for all its steps
+                out = _steps_within(out, deadline)
             failed = False
             return out
         except gr.Error as e:  # raised on purpose by a handler: a user's mistake, no traceback
             e.message, e.print_exception = _bounded(e.message), False
             raise
+        except TimeLimitError as e:  # the operator sees which view runs too long; no traceback
+            LOG.warning("%s stopped by the time limit: %s", fn.__name__, e)
+            raise user_error(str(e)) from None
         except TaskvecError as e:
             raise user_error(str(e)) from None
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
@@ -132,8 +209,8 @@ def layer_of(layer, adapter) -> int:
     n = adapter.n_layers
     if not 0 <= int(value) <= n:
         raise LayerError(f"Layer {int(value)} is out of range: the loaded model ({adapter.model_id}) has residual "
-                         f"layers 0..{n}. If the model was switched since this page was opened, reload the page "
-                         "to update the layer sliders.")
+                         f"layers 0..{n}. The model was switched since this page's layer sliders were set; they "
+                         f"follow it now: pick a layer in 0..{n} and run again.")
     return int(value)
 
 
@@ -154,23 +231,25 @@ def capped(value, key: str, what: str) -> int:
     return v
 
 
-def session_refresh(demo, components=None):
-    """On every page load, the layer sliders (tagged ``LAYER_SLIDER``) follow the loaded model: a visitor
-    who opens the page after a model switch gets its range, not the start model's."""
-    sliders = [b for b in demo.blocks.values()
-               if isinstance(b, gr.Slider) and LAYER_SLIDER in (getattr(b, "elem_classes", None) or [])]
-    if not sliders:
-        return None
+_RUNS: ContextVar[list | None] = ContextVar("taskvec_model_events", default=None)
 
-    def refresh():
-        a = HOST.adapter
-        if a is None:
-            return [gr.Slider()] * len(sliders)
-        return [gr.Slider(minimum=0, maximum=a.n_layers, value=suggested_layer(a), step=1)] * len(sliders)
 
-    with demo:
-        demo.load(refresh, None, sliders, api_visibility="private", show_progress="hidden")
-    return sliders
+@contextmanager
+def collect_runs():
+    """While a page is built: a list that ``wire`` fills with the events of the model and heavy queues."""
+    runs: list = []
+    token = _RUNS.set(runs)
+    try:
+        yield runs
+    finally:
+        _RUNS.reset(token)
+
+
+def layer_sliders(adapter, n: int) -> list:
+    """Updates of ``n`` layer sliders to ``adapter``'s residual layers 0..L, each set to its suggested layer."""
+    if adapter is None:
+        return [gr.skip()] * n
+    return [gr.Slider(minimum=0, maximum=adapter.n_layers, value=suggested_layer(adapter), step=1)] * n
 
 
 def wire(event, handler, components: dict, outputs, **kwargs):
@@ -179,7 +258,11 @@ def wire(event, handler, components: dict, outputs, **kwargs):
     missing = [n for n in names if n not in components]
     if missing:
         raise KeyError(f"{handler.__name__}: no component for parameter(s) {missing}")
-    return event(handler, [components[n] for n in names], outputs, **kwargs)
+    dep = event(handler, [components[n] for n in names], outputs, **kwargs)
+    runs = _RUNS.get()
+    if runs is not None and kwargs.get("concurrency_id") in ("model", "heavy"):
+        runs.append(dep)
+    return dep
 
 
 def spec_of(kind: str) -> str:
@@ -253,15 +336,17 @@ def split_names(text: str | None) -> list[str]:
     return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
-def configure(public: bool, models=(), sources=()) -> dict:
+def configure(public: bool, models=(), sources=(), time_limit: float | None = None) -> dict:
     """Set the process's visitor policy and return the ``launch``/``queue`` settings for it.
 
     Public: visitors load only ``models`` / use only ``sources``; uploads up to 10 MB; at most 16 events
-    waiting in the queue; Gradio's cache swept every 10 minutes of files older than an hour; exports
-    kept an hour; raw exception texts (paths) never shown. Local: today's freedom, a day's retention."""
+    waiting in the queue; each request stops after ``time_limit`` seconds of work (default
+    ``host.PUBLIC_TIME_LIMIT``; 0 = none); Gradio's cache swept every 10 minutes of files older than an hour;
+    exports kept an hour; raw exception texts (paths) never shown. Local: today's freedom (no time limit
+    unless given), a day's retention."""
     from taskvec.app import exports as XP
 
-    HOST.configure(public, models, sources)
+    HOST.configure(public, models, sources, time_limit)
     XP.configure(public)
     if public:
         return {"queue": {"max_size": 16}, "launch": {"max_file_size": "10mb", "show_error": False},

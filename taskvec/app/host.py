@@ -27,6 +27,7 @@ from taskvec.data.resources import organism_dir
 
 ORGANISM_CONFIG = organism_dir() / "config.json"
 MAX_NAME = 200  # characters of a model name a visitor may type
+PUBLIC_TIME_LIMIT = 120.0  # seconds of work per request in public mode (the operator's --time-limit overrides it)
 LOG = logging.getLogger("taskvec.app")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 _AUTOLINK = re.compile(r"(?i)(:)(//)|(www)(\.)")
@@ -119,12 +120,21 @@ class ModelHost:
     public: bool = False  # a hosted app: visitors pick only from the allow-lists
     allowed: tuple = ()  # models a visitor may load in public mode (the operator's --models)
     sources: tuple = ()  # source / base models a visitor may use in public mode (--source-models)
+    time_limit: float | None = None  # seconds of work one request may take (None: no limit); see session.time_limit
 
-    def configure(self, public: bool, models=(), sources=()) -> None:
-        """Set the visitor policy (``main()`` does, once, before the page is built)."""
+    def configure(self, public: bool, models=(), sources=(), time_limit: float | None = None) -> None:
+        """Set the visitor policy (``main()`` does, once, before the page is built).
+
+        ``time_limit``: seconds per request; None takes the mode's default (``PUBLIC_TIME_LIMIT`` in public
+        mode, no limit locally), 0 turns the limit off."""
         self.public = bool(public)
         self.allowed = tuple(dict.fromkeys(m.strip() for m in models if m and m.strip()))
         self.sources = tuple(dict.fromkeys(m.strip() for m in sources if m and m.strip()))
+        if time_limit is None:
+            time_limit = PUBLIC_TIME_LIMIT if self.public else None
+        if time_limit is not None and not (float(time_limit) >= 0):  # also refuses NaN
+            raise ValueError(f"The time limit must be a number of seconds >= 0; got {time_limit}.")
+        self.time_limit = float(time_limit) if time_limit else None
 
     def check_name(self, name, what: str = "model") -> str:
         """A visitor's model name, stripped; refused (ModelLoadError) when too long or, in public mode,

@@ -1,6 +1,8 @@
 """UI fields -> typed inputs: specifications, queries, uploaded images and vectors.
 
-Every function raises a ``TaskvecError`` whose message the app shows as is.
+Every function raises a ``TaskvecError`` whose message the app shows as is. Uploaded images reach
+``read_image`` as the original file (``image_upload``), so ``taskvec.data.imageio`` converts them
+explicitly (16-bit, transparency, animation, palette) and the visitor is told what was converted.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+import gradio as gr
 from PIL import Image
 
 from taskvec.errors import ImageError, SpecError, VectorShapeError
@@ -20,6 +23,31 @@ UPLOAD_MAX_SIDE = 1024  # larger uploads are downscaled (the adapters resize to 
 MAX_WEIGHT = 1e6  # ensemble weights: only their ratios matter; 1e308 overflows to a NaN vector
 
 KINDS = ("text examples", "image examples", "instruction")
+
+
+def image_upload(value=None, **kwargs) -> gr.Image:
+    """An image input that hands the handler the uploaded file itself (``type="filepath"``, ``image_mode=None``).
+
+    ``gr.Image`` would convert the upload to RGB before the app sees it (dropping transparency, clipping 16-bit
+    images, keeping an animation's first frame, all silently) and answers a file that is not an image with its
+    own generic error. Here the original file reaches ``read_image``, which converts explicitly and says so, or
+    refuses a non-image by its name (no server path). A plain ``gr.Image`` with its ``preprocess`` wrapped (a
+    Component subclass would make gradio write a ``.pyi`` stub beside this module at every import)."""
+    comp = gr.Image(value, **{**kwargs, "type": "filepath", "image_mode": None})
+    plain = comp.preprocess
+
+    def preprocess(payload):
+        try:
+            return plain(payload)
+        except Exception:  # noqa: BLE001 - not an image Pillow can open: read_image says what is wrong
+            path = getattr(payload, "path", None)
+            if not path:
+                raise
+            return str(path)
+
+    comp.preprocess = preprocess
+    comp._taskvec_upload = True  # marks the app's query-image inputs (tests check every one is)
+    return comp
 
 
 def _path(f) -> str | None:
@@ -48,6 +76,17 @@ def read_image(f, what: str = "image") -> Image.Image:
     if note:
         im.info[NOTE_KEY] = f"The {what} was converted: {note}."
     return im
+
+
+def say_converted(*images) -> None:
+    """One info box telling the visitor what was converted in ``images`` (none if nothing was)."""
+    notes = image_notes(*images)
+    if notes:
+        import html
+
+        import gradio as gr
+
+        gr.Info(html.escape(" ".join(notes), quote=False), duration=15)
 
 
 def image_notes(*items) -> list[str]:
@@ -89,13 +128,16 @@ def image_examples(files: Sequence | None, answers: str) -> ImageExamples:
         raise SpecError(f"{len(files)} images but {len(labels)} answers: type exactly one answer per line, "
                         "in the order of the uploaded images.")
     images = [read_image(f, f"example image {i} ({Path(_path(f)).name})") for i, f in enumerate(files, 1)]
+    say_converted(*images)
     return ImageExamples(tuple(zip(images, labels)))
 
 
 def query(text: str | None, image=None):
     """The query: an uploaded image if there is one, else the text."""
     if _path(image):
-        return read_image(image, "query image")
+        im = read_image(image, "query image")
+        say_converted(im)
+        return im
     if text is None or not str(text).strip():
         raise SpecError("The query is empty: type a query such as 'Germany' or upload a query image.")
     return str(text).strip()

@@ -5,11 +5,17 @@ module of ``taskvec.app.tabs`` holding its layout and its handler, a few lines i
 ``taskvec.analysis`` drawn with ``taskvec.plot``. One model per process, shared read-only by all
 sessions; per-session data in ``gr.State``; every model computation goes through one queue slot
 (``concurrency_id="model"``).
+
+A session's state records the model its page was set for (``state["model"]``). When another session (or the
+operator) switches the model, this page's banner, model picker and layer sliders follow on its next request:
+every model event is followed by ``follower``, which updates them when the model changed since (and on each
+page load).
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 
@@ -17,9 +23,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import gradio as gr  # noqa: E402
 
-from taskvec.analysis.compare import suggested_layer  # noqa: E402
 from taskvec.app import examples as EX  # noqa: E402
-from taskvec.app.common import HOST, MODEL, Page, configure, is_public, session_refresh, split_names, wire  # noqa: E402
+from taskvec.app.common import (HOST, MODEL, Page, collect_runs, configure, is_public, layer_sliders,  # noqa: E402
+                                split_names, wire)
 from taskvec.app.host import default_model, model_choices  # noqa: E402
 from taskvec.app.tabs import clusters, lens, playground, similarity, summaries, sweep, tour  # noqa: E402
 
@@ -40,10 +46,41 @@ def loader(n_sliders: int):
         banner = HOST.load(name, progress)
         if HOST.error:
             gr.Warning("Model load failed; the previous model stays loaded.")
-        a = HOST.adapter
-        update = gr.Slider() if a is None else gr.Slider(minimum=0, maximum=a.n_layers, value=suggested_layer(a), step=1)
-        return [banner, *[update] * n_sliders]
+        return [banner, *layer_sliders(HOST.adapter, n_sliders)]
     return load_model
+
+
+def follower(n_sliders: int, always: bool = False):
+    """``(state) -> [state, banner, model picker, *layer sliders]``: when the loaded model is not the one this
+    session's page was set for (``state["model"]``; another session switched it), the page follows it — the
+    banner, the picker's choices and value, the sliders' range and value — and says so; otherwise nothing
+    changes. ``always``: update regardless (a page load)."""
+    def follow_model(state):
+        a = HOST.adapter
+        state = state if isinstance(state, dict) else {}
+        seen = state.get("model")
+        if a is None or (seen == a.model_id and not always):
+            return [gr.skip()] * (3 + n_sliders)
+        if seen is not None and seen != a.model_id and not always:
+            gr.Info(f"The model was switched to {html.escape(a.model_id)} since this page was set up: the banner "
+                    f"and the layer sliders now follow it (residual layers 0–{a.n_layers}).", duration=15)
+        picker = gr.Dropdown(choices=model_choices(), value=a.model_id)
+        return [{**state, "model": a.model_id}, HOST.banner(), picker, *layer_sliders(a, n_sliders)]
+    return follow_model
+
+
+def stamp(state):
+    """After this session's own load: its page now belongs to the loaded model."""
+    state = state if isinstance(state, dict) else {}
+    return {**state, "model": HOST.adapter.model_id if HOST.adapter is not None else None}
+
+
+def picker_label(public: bool) -> tuple[str, str | None]:
+    """The model picker's label and info: a public app offers only the operator's allow-list."""
+    if not public:
+        return "Model (HF id, local folder, organism, tiny-random/<family>)", None
+    return "Model (this public app offers only the models its operator allows)", \
+        "Pick one from the list; run taskvec on your own machine to load any Hugging Face id or local folder."
 
 
 PRESENT_CSS = """
@@ -60,6 +97,16 @@ PRESENT_CSS = """
 #example-gallery .caption-label { white-space: normal !important; overflow: visible !important; }
 .tab-intro p { margin: 0.2em 0; }
 #model-banner p:nth-child(n+2) { font-size: var(--text-sm); }
+#play-main { flex-direction: column; flex-wrap: nowrap; }
+#play-main > .column { width: 100%; }
+.tv-present #play-main { flex-direction: row; align-items: flex-start; }
+.tv-present #play-inputs { flex: 0 0 41% !important; min-width: 0 !important; }
+.tv-present #play-results { flex: 1 1 0% !important; min-width: 0 !important; }
+.tv-present #play-fields, .tv-present #outputs { flex-wrap: nowrap; gap: 8px; }
+.tv-present #play-fields > .column, .tv-present #outputs > .column { flex: 1 1 0% !important; min-width: 0 !important; }
+.tv-present #run-patch { font-size: 19px !important; padding: 6px 8px; }
+.tv-present #query-image label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 72%; }
+.tv-present #examples textarea { max-height: 7.6em; }
 """
 
 PRESENT_JS = r"""
@@ -108,7 +155,7 @@ def stale(results: list):
 
 def build() -> gr.Blocks:
     with gr.Blocks(title="taskvec: task vectors in vision-language models") as demo:
-        state = gr.State({"user_tasks": []})
+        state = gr.State({"user_tasks": [], "model": HOST.adapter.model_id if HOST.adapter else None})
         with gr.Row(equal_height=True):
             gr.Markdown("# taskvec — task vectors across text and images", elem_id="page-title")
             present = gr.Checkbox(False, label="Presentation mode (large type; also ?present=1)", scale=0,
@@ -117,15 +164,16 @@ def build() -> gr.Blocks:
                     "answers with no context, with the task in the prompt, and with the task's vector **patched** into "
                     "the query's forward pass.", elem_id="page-intro")
         with gr.Row(equal_height=True, elem_id="model-row"):
+            label, info = picker_label(HOST.public)
             name = gr.Dropdown(model_choices(), value=HOST.adapter.model_id if HOST.adapter else default_model(),
-                               allow_custom_value=True, label="Model (HF id, local folder, organism, tiny-random/<family>)",
-                               scale=4)
+                               allow_custom_value=True, label=label, info=info, scale=4,
+                               elem_id="model-picker")
             load_btn = gr.Button("Load model", scale=1)
             png = gr.Checkbox(False, label="Also export PNG figures (slower)", scale=1, elem_id="png-box")
         banner = gr.Markdown(HOST.banner(), elem_id="model-banner")
         page = Page.for_host(state, png)
         page.results = []  # result components of the tabs, cleared when the model changes
-        with gr.Tabs(overflow_behavior="wrap"):
+        with gr.Tabs(overflow_behavior="wrap"), collect_runs() as runs:
             for tab in (playground, sweep, lens):
                 tab.build(page)
             new_task = summaries.build(page)
@@ -135,6 +183,14 @@ def build() -> gr.Blocks:
         loaded = wire(load_btn.click, loader(len(page.layer_sliders)), {"name": name}, [banner, *page.layer_sliders],
                       api_name="load_model", **MODEL)
         loaded.then(stale(page.results), banner, page.results, api_visibility="private", queue=False)
+        loaded.then(stamp, page.state, page.state, api_visibility="private", queue=False, show_progress="hidden")
+        # another session's switch: this page follows on its next request (and on every page load)
+        followers = [page.state, banner, name, *page.layer_sliders]
+        for run in runs:
+            run.then(follower(len(page.layer_sliders)), page.state, followers, api_visibility="private",
+                     queue=False, show_progress="hidden")
+        demo.load(follower(len(page.layer_sliders), always=True), page.state, followers, api_visibility="private",
+                  queue=False, show_progress="hidden")
         present.change(None, present, None, js="(v) => { document.body.classList.toggle('tv-present', v); return v; }")
         demo.load(HOST.banner, None, banner, api_name="model_info")
         demo.load(None, None, present, js=PRESENT_JS)
@@ -156,14 +212,18 @@ def main(argv=None) -> None:
                         "only the start model)")
     p.add_argument("--source-models", default=os.environ.get("TASKVEC_SOURCE_MODELS", ""),
                    help="public mode: comma-separated source / base models a visitor may use (default none)")
+    p.add_argument("--time-limit", type=float, default=os.environ.get("TASKVEC_TIME_LIMIT") or None,
+                   help="seconds of work one request may take before it is stopped between two steps with a "
+                        "message (default $TASKVEC_TIME_LIMIT; else 120 in public mode, none locally; 0 = none)")
     args = p.parse_args(argv)
     public = is_public(args.public)
-    settings = configure(public, split_names(args.models), split_names(args.source_models))
+    settings = configure(public, split_names(args.models), split_names(args.source_models), args.time_limit)
     print(HOST.load(args.model or default_model(), operator=True).replace("**", ""), flush=True)
     if public:
         print(f"public mode: visitors may load {', '.join(HOST.allowed) or 'no other model'}", flush=True)
+    if HOST.time_limit:
+        print(f"time limit: {HOST.time_limit:g} s of work per request", flush=True)
     demo = build()
-    session_refresh(demo)
     demo.delete_cache = settings["delete_cache"]
     demo.queue(default_concurrency_limit=1, **settings["queue"])
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, allowed_paths=[str(EX.FLAGS)],

@@ -1,5 +1,6 @@
 """Reading user images safely: type checks, pixel-count and aspect-ratio bounds, explicit conversion
-of unusual modes (16-bit, alpha, animation) with a note, and the paper's width-224 resize.
+of unusual modes (16-bit, alpha, animation, EXIF rotation, CMYK and other colour spaces) with a note, and
+the paper's width-224 resize.
 
 The bounds are checked on the header, before any pixel is decoded or resized: a 161-byte PNG of
 1x20000 pixels would otherwise become 224x4,480,000 pixels at width 224.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from taskvec.errors import ImageError
 
@@ -38,12 +39,17 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
     """``im`` as 8-bit RGB, and a note saying what was converted ('' for plain RGB/L/P images).
 
     16-bit and 32-bit images are scaled to 8 bits (not clipped); transparency is composited over
-    white; an animation keeps its first frame.
+    white; an animation keeps its first frame; a photo is turned upright by its EXIF orientation; CMYK
+    and other colour spaces are converted to RGB. A palette image without transparency converts exactly
+    (no note).
     """
     notes = []
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
         notes.append(f"animated image ({im.n_frames} frames): used the first frame")
+    if im.getexif().get(0x0112, 1) not in (0, 1):  # EXIF Orientation: the camera held sideways or upside down
+        im = ImageOps.exif_transpose(im)
+        notes.append("turned upright as its EXIF orientation says")
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         import numpy as np
@@ -60,6 +66,8 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
             notes.append("transparent pixels: composited over white")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(background, rgba)
+    elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        notes.append(f"{im.mode} colours: converted to RGB")
     rgb = im.convert("RGB")
     return rgb, "; ".join(notes)
 

@@ -164,6 +164,11 @@ def test_m1_source_models_are_allow_listed(app):
     assert "source model" in msg and "/etc" not in msg
 
 
+def test_public_mode_bounds_each_requests_time_by_default(app):
+    log = Path(app.log).read_text(errors="replace")
+    assert "time limit: 120 s of work per request" in log  # --public without --time-limit
+
+
 # --- H3 / H4 -------------------------------------------------------------------------------------
 
 def test_h3_a_tiny_image_with_an_extreme_aspect_is_refused_without_memory(app, files):
@@ -229,12 +234,15 @@ def test_low_api_only_junk_and_bad_images(app, files):
     msg = app.error("/patch", **{**PATCH, "examples": "x\n" * 5000})
     assert "5000 example lines" in msg and len(msg) < 1_000
     msg = app.error("/patch", **{**PATCH, "query_image": handle_file(str(files / "fake.png"))})
-    assert "/tmp" not in msg and str(files) not in msg  # Gradio's own preprocessing error: no path
-    # example images (a File upload) are converted by the app and say so; the query's gr.Image is
-    # converted to RGB by Gradio itself before the app sees it
+    assert "The query image: fake.png is not a readable image" in msg  # the app's message, not Gradio's
+    assert "/tmp" not in msg and str(files) not in msg
+    # example images (a File upload) and the query image (the app's image_upload) reach the app as uploaded:
+    # it converts them and says so (the query's gr.Image used to drop the transparency silently)
     out = app.call("/patch", **{**PATCH, "kind": "image examples", "image_answers": "a\nb",
                                 "image_files": [handle_file(str(files / n)) for n in ("clear.png", "red.png")]})
     assert "example image 1 (clear.png) was converted: transparent pixels" in out[-2]
+    out = app.call("/patch", **{**PATCH, "query_image": handle_file(str(files / "clear.png"))})
+    assert "The query image was converted: transparent pixels: composited over white." in out[-2]
 
 
 def test_user_errors_log_no_traceback(app, files):
@@ -260,7 +268,7 @@ def test_m4_after_a_switch_a_stale_layer_is_a_clear_message(app):
     try:
         assert f"`{OTHER}`" in app.call("/load_model", name=OTHER)[0]
         msg = app.error("/summaries", names=["country-capital"], layer=3, k=3)  # the page's slider went to 3
-        assert "Layer 3 is out of range" in msg and "reload the page" in msg
+        assert "Layer 3 is out of range" in msg and "they follow it now: pick a layer in 0..2" in msg
         for api, kw in (("/similarity", dict(names=["country-capital"], kinds=["text examples"], base="",
                                              center=False, png=False)),
                         ("/clusters", dict(names=["country-capital", "food-color"], kinds=["text examples"],
@@ -268,6 +276,53 @@ def test_m4_after_a_switch_a_stale_layer_is_a_clear_message(app):
             assert "Layer 3 is out of range" in app.error(api, layer=3, **kw)
     finally:
         app.call("/load_model", name=START)
+
+
+def _config(app) -> dict:
+    with urllib.request.urlopen(app.url + "config", timeout=30) as r:
+        return json.load(r)
+
+
+def _run(app, fn_index: int, session: str, data: list) -> list:
+    """One event of one browser session, as the page sends it (the state stays on the server, per session)."""
+    body = json.dumps({"fn_index": fn_index, "data": data, "session_hash": session}).encode()
+    req = urllib.request.Request(app.url + "gradio_api/run/predict", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+        return json.load(r)["data"]
+
+
+def test_m4_other_sessions_sliders_follow_a_switch_on_their_next_request(app):
+    """Two open pages (sessions A and B) and the operator, who switches the model: after the switch, each page's
+    next model event is followed by an update of its banner, picker and layer sliders to the new model, once."""
+    cfg = _config(app)
+    deps = {d["id"]: d for d in cfg["dependencies"]}
+    summaries = next(d for d in deps.values() if d.get("api_name") == "summaries")
+    after = [d for d in deps.values() if d.get("trigger_after") == summaries["id"] and len(d["outputs"]) > 4]
+    assert len(after) == 1 and not after[0]["trigger_only_on_success"]  # runs after a failed request too
+    follow = after[0]
+    page_load = next(d for d in deps.values() if d["targets"] and d["targets"][0][1] == "load"
+                     and d["outputs"] == follow["outputs"])
+    sliders = {c["id"] for c in cfg["components"] if "taskvec-layer-slider" in (c["props"].get("elem_classes") or [])}
+    at = [i for i, o in enumerate(follow["outputs"]) if o in sliders]
+    assert len(at) >= 4
+    app.call("/load_model", name=START)
+    sessions = {"A": f"m4a{time.time_ns()}", "B": f"m4b{time.time_ns()}"}
+    for h in sessions.values():  # both pages open on the start model (3 decoder layers)
+        out = _run(app, page_load["id"], h, [None])
+        assert all(out[i]["maximum"] == 3 for i in at)
+    try:
+        app.call("/load_model", name=OTHER)  # the operator (another session) switches: 2 decoder layers
+        for name, h in sessions.items():
+            out = _run(app, follow["id"], h, [None])  # the page's next request is followed by the check
+            assert all(out[i]["maximum"] == 2 and out[i]["value"] <= 2 for i in at), name
+            assert any(isinstance(o, str) and o.startswith(f"**Loaded:** `{OTHER}`") for o in out)  # the banner
+            again = _run(app, follow["id"], h, [None])  # once: the page now belongs to the new model
+            assert all(not {k: v for k, v in (o or {}).items() if k != "__type__"} for o in again), again
+    finally:
+        app.call("/load_model", name=START)
+    out = _run(app, follow["id"], sessions["A"], [None])  # and back
+    assert all(out[i]["maximum"] == 3 for i in at)
 
 
 # --- concurrency and soak --------------------------------------------------------------------------

@@ -229,7 +229,7 @@ def test_guard_bounds_messages_hides_paths_in_public_mode_and_logs_tracebacks_on
 
 def test_layer_of_names_the_model_and_says_to_reload(vlm):
     assert common.layer_of(2.0, vlm) == 2
-    with pytest.raises(LayerError, match="residual layers 0..%d. If the model was switched" % vlm.n_layers):
+    with pytest.raises(LayerError, match="residual layers 0..%d. The model was switched" % vlm.n_layers):
         common.layer_of(99, vlm)
     with pytest.raises(LayerError, match="whole number"):
         common.layer_of(float("nan"), vlm)
@@ -245,7 +245,7 @@ def test_stale_layers_in_every_tab_are_clear_errors(vlm, monkeypatch):
                  lambda: ui.run_similarity({}, ["country-capital"], ["text examples"], 30, "", False, False, progress=None),
                  lambda: ui.run_clusters({}, ["country-capital", "food-color"], ["text examples"], 30, "pca",
                                          "task vectors", 2, False, progress=None)):
-        with pytest.raises(gr.Error, match="Layer 30 is out of range.*reload the page"):
+        with pytest.raises(gr.Error, match="Layer 30 is out of range.*they follow it now: pick a layer in 0..3"):
             call()
 
 
@@ -298,19 +298,6 @@ def test_session_tasks_are_bounded(vlm, monkeypatch):
         add_task(state, "one-more", EXAMPLES, "", "")
 
 
-def test_a_new_session_gets_the_loaded_models_layer_range(vlm, monkeypatch):
-    from taskvec.app import ui
-
-    monkeypatch.setattr(ui.HOST, "adapter", vlm)
-    demo = ui.build()
-    sliders = common.session_refresh(demo)
-    assert len(sliders) >= 4  # every tab's layer slider is tagged
-    refresh = next(b.fn for b in demo.fns.values() if getattr(b.fn, "__name__", "") == "refresh")
-    monkeypatch.setattr(ui.HOST, "adapter", tiny_adapter("llama"))  # the operator switched: 4 layers, not 3
-    updates = refresh()
-    assert len(updates) == len(sliders) and all(u.maximum == 4 for u in updates)
-
-
 def test_configure_sets_the_launch_bounds(monkeypatch):
     monkeypatch.setattr(exports, "KEEP", exports.Keep())
     public = common.configure(True, ["organism"], [])
@@ -318,9 +305,17 @@ def test_configure_sets_the_launch_bounds(monkeypatch):
         assert public["queue"]["max_size"] == 16 and public["launch"]["max_file_size"] == "10mb"
         assert public["launch"]["show_error"] is False and public["delete_cache"] == (600, 3600)
         assert common.HOST.allowed == ("organism",) and exports.KEEP.max_dirs == 50
+        assert common.HOST.time_limit == 120  # public: a request's work is bounded by default ...
+        common.configure(True, ["organism"], [], time_limit=30)
+        assert common.HOST.time_limit == 30
+        common.configure(True, ["organism"], [], time_limit=0)
+        assert common.HOST.time_limit is None  # ... unless the operator turns it off
+        with pytest.raises(ValueError, match="seconds >= 0"):
+            common.configure(True, [], [], time_limit=float("nan"))
     finally:
         local = common.configure(False)
     assert local["queue"] == {} and local["launch"]["show_error"] and not common.HOST.public
+    assert common.HOST.time_limit is None  # locally: no limit unless given
 
 
 def test_a_decompression_bomb_is_refused_by_its_header(tmp_path):
@@ -328,3 +323,240 @@ def test_a_decompression_bomb_is_refused_by_its_header(tmp_path):
     Image.new("1", (20_000, 20_000)).save(p)  # a few kB on disk, 400 MP
     with pytest.raises(ImageError, match="over the limit|more pixels than the limit"):
         load_image(p)
+
+
+# --- per-request time limit: a cooperative deadline checked between steps ---------------------------
+
+def _hooks(adapter) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in adapter.model.modules())
+
+
+def test_a_request_past_the_time_limit_stops_between_steps_and_leaves_nothing_patched(public, vlm):
+    from taskvec.app import ui
+
+    calls = []
+
+    def progress(p, desc=None, **kw):  # what gr.Progress receives
+        calls.append((p, desc))
+
+    args = ({}, "country-capital", "text examples", "text", 3, "", None, "", False)
+    public.configure(True, [], [], time_limit=1e-3)
+    state = {}
+    with pytest.raises(gr.Error, match=r"ran past this app's limit of 0\.001 s per request and was stopped "
+                                       r"(before its first step|after step [12] of 3) \(scoring queries\); nothing "
+                                       r"was changed\. Ask for less work: fewer example sets \(K\)") as e:
+        ui.run_sweep(state, *args[1:], progress=progress)
+    assert e.value.duration == common.ERROR_SECONDS
+    assert _hooks(vlm) == 0 and not state.get("sweeps")  # nothing left patched, no partial result kept
+    for call in (lambda: ui.run_summaries({}, ["country-capital", "food-color"], 1, 3, progress=None),
+                 lambda: ui.run_lens({}, "food-color", "text examples", 3, 2, 0, "", 3, False, progress=None),
+                 lambda: ui.run_patch({}, "text examples", EXAMPLES, [], "", "", "Germany", None, "", 1, False, False,
+                                      1, 1, 1, "", None, 3, False, progress=None)):
+        with pytest.raises(gr.Error, match="ran past this app's limit of 0.001 s"):  # also without a progress bar
+            call()
+        assert _hooks(vlm) == 0
+    # with room to finish, the same request runs as it does without a limit, its progress bar fed as before
+    public.configure(True, [], [], time_limit=120)
+    fig, _ = ui.run_sweep(*args, progress=progress)
+    public.configure(False)
+    ref, _ = ui.run_sweep(*args, progress=None)
+    assert [(p, d) for p, d in calls] == [((i, 3), "Scoring queries") for i in (1, 2, 3)]
+    assert [list(t.y) for t in fig.data] == [list(t.y) for t in ref.data]
+
+
+def test_the_deadline_is_per_request_and_waiting_for_the_model_is_not_counted():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from taskvec.app import session as S
+    from taskvec.errors import TimeLimitError
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_request():  # holds the model for a while, as another session's computation does
+        with S.MODEL_LOCK:
+            held.set()
+            release.wait(5)
+
+    with S.time_limit(0.3):
+        t = threading.Thread(target=other_request)
+        t.start()
+        held.wait(5)
+        threading.Timer(0.6, release.set).start()
+        with S.model_lock():  # waits 0.6 s for the other request: not this request's work
+            S.check_deadline((1, 5), "Task vectors")
+        t.join()
+        with S.time_limit(100):  # a nested block keeps the request's deadline
+            time.sleep(0.35)
+            with pytest.raises(TimeLimitError, match="limit of 0.3 s .* after step 2 of 5 \\(task vectors\\)"):
+                S.check_deadline((2, 5), "Task vectors")
+            with ThreadPoolExecutor(1) as pool:  # another request (its own context) has no such deadline
+                assert pool.submit(S.check_deadline).result() is None
+    S.check_deadline()  # and outside the request, nothing is limited
+
+
+def test_a_streaming_view_has_one_budget_for_all_its_steps(public):
+    """A generator handler (a view that refines step by step): Gradio runs each ``next()`` on its own, in a fresh
+    context; the request's one deadline still holds across the steps, and a step can be stopped halfway."""
+    import contextvars
+
+    from taskvec.app import session as S
+
+    def steps(n, progress=gr.Progress()):
+        for i in range(n):
+            time.sleep(0.4)
+            progress((i + 1, n), desc="Forward passes")
+            yield i
+
+    public.configure(True, [], [], time_limit=1.0)
+    stream = common.guard(steps)(6)  # 2.4 s in all: each step alone is well inside the limit
+    step = common.guard(lambda: next(stream))  # each step guarded too, as view.guarded_steps does
+    done = []
+    with pytest.raises(gr.Error, match=r"limit of 1 s .* after step [1-4] of 6 \(forward passes\)"):
+        while True:
+            done.append(contextvars.Context().run(step))  # a fresh context per step, as Gradio's
+    assert 1 <= len(done) < 6
+    public.configure(False)
+    assert list(common.guard(steps)(3)) == [0, 1, 2]  # no limit locally
+    assert S._DEADLINE.get() is None
+
+
+# --- images: the query image reaches the app's converter as uploaded --------------------------------
+
+def _image_files(d: Path) -> dict:
+    Image.new("RGBA", (40, 30), (0, 0, 255, 0)).save(d / "clear.png")
+    Image.fromarray((np.arange(32 * 32, dtype=np.uint16).reshape(32, 32) * 60)).save(d / "deep.png")
+    frames = [color_image(i) for i in range(3)]
+    frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:])
+    (d / "fake.png").write_text("just text, renamed")
+    return {"clear.png": "transparent pixels: composited over white", "deep.png": "16-bit image: scaled to 8 bits",
+            "anim.gif": "animated image (3 frames): used the first frame"}
+
+
+def test_the_query_image_is_converted_by_the_app_and_says_so(tmp_path, monkeypatch):
+    from gradio.components.image import ImageData
+
+    expected = _image_files(tmp_path)
+    said = []
+    monkeypatch.setattr(gr, "Info", lambda msg, **kw: said.append(msg))
+    upload = inputs.image_upload(label="query")
+    for name, note in expected.items():
+        p = tmp_path / name
+        before = p.read_bytes()
+        got = upload.preprocess(ImageData(path=str(p), orig_name=name))
+        assert got == str(p) and Path(got).read_bytes() == before  # the original file, not Gradio's RGB copy
+        im = inputs.query("", got)
+        assert im.mode == "RGB" and said[-1] == f"The query image was converted: {note}."
+    assert inputs.query("", upload.preprocess(ImageData(path=str(tmp_path / "clear.png")))).getpixel((0, 0)) == \
+        (255, 255, 255)
+    # a text file named .png: the app's own message, by the file's name, no server path
+    fake = upload.preprocess(ImageData(path=str(tmp_path / "fake.png"), orig_name="fake.png"))
+    with pytest.raises(ImageError, match=r"The query image: fake.png is not a readable image") as e:
+        inputs.query("", fake)
+    assert str(tmp_path) not in str(e.value)
+    n = len(said)
+    inputs.query("", str(tmp_path / "clear.png"))
+    assert len(said) == n + 1
+    color_image(1).save(tmp_path / "plain.png")
+    inputs.query("", str(tmp_path / "plain.png"))
+    assert len(said) == n + 1  # nothing converted: nothing said
+
+
+def test_every_query_image_of_the_page_hands_over_the_original_file(vlm, monkeypatch, tmp_path):
+    from taskvec.app import ui
+
+    monkeypatch.setattr(ui.HOST, "adapter", vlm)
+    demo = ui.build()
+    fed = {id(c): c for bf in demo.fns.values() for c in bf.inputs}
+    images = [c for c in fed.values() if isinstance(c, gr.Image)]
+    assert len(images) >= 2 and all(getattr(c, "_taskvec_upload", False) for c in images)
+    assert all(c.type == "filepath" and c.image_mode is None and c.get_block_name() == "image" for c in images)
+    _image_files(tmp_path)
+    with pytest.raises(gr.Error, match="The query image: fake.png is not a readable image") as e:
+        ui.run_sweep({}, "country-capital", "text examples", "image", 2, "", str(tmp_path / "fake.png"), "Paris",
+                     False, progress=None)
+    assert str(tmp_path) not in e.value.message
+
+
+def test_the_picker_says_what_a_visitor_may_load(vlm, monkeypatch):
+    from taskvec.app import ui
+
+    monkeypatch.setattr(ui.HOST, "adapter", vlm)
+    picker = lambda demo: next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-picker")
+    local = picker(ui.build())
+    assert "HF id, local folder" in local.label and local.allow_custom_value
+    ui.HOST.configure(True, ["tiny-random/llama"], [])
+    try:
+        public = picker(ui.build())
+    finally:
+        ui.HOST.configure(False)
+    assert "HF id" not in public.label and "local folder" not in public.label
+    assert "only the models its operator allows" in public.label and "own machine" in public.info
+    assert [c[1] for c in public.choices] == [vlm.model_id, "tiny-random/llama"]
+
+
+# --- M4: after another session switches the model, this page follows on its next request ----------
+
+def test_a_stale_session_follows_the_switch_on_its_next_request(vlm, monkeypatch):
+    import copy
+
+    from taskvec.analysis.compare import suggested_layer
+    from taskvec.app import ui
+
+    monkeypatch.setattr(ui.HOST, "adapter", vlm)
+    monkeypatch.setattr(ui.HOST, "verify", False)
+    ui.HOST.configure(True, [vlm.model_id, "tiny-random/smolvlm"], [])
+    said = []
+    monkeypatch.setattr(gr, "Info", lambda msg, **kw: said.append(msg))
+    try:
+        demo = ui.build()
+        fns = list(demo.fns.values())
+        name = lambda bf: getattr(bf.fn, "__name__", "")
+        sliders = [b for b in demo.blocks.values()
+                   if isinstance(b, gr.Slider) and common.LAYER_SLIDER in (b.elem_classes or [])]
+        runs = [bf for bf in fns if bf.concurrency_id in ("model", "heavy") and bf.api_name != "load_model"]
+        followers = [bf for bf in fns if name(bf) == "follow_model"]
+        assert len(sliders) >= 4 and len(runs) >= 7  # patch, sweep, lens, summaries, clusters, similarity, tour
+        # every model event is followed (also when it failed) by the check, which updates every layer slider
+        for run in runs:
+            after = [f for f in followers if f.trigger_after == run._id]
+            assert len(after) == 1 and not after[0].trigger_only_on_success, run.api_name
+            assert set(map(id, sliders)) <= set(map(id, after[0].outputs))
+        follow = next(f for f in followers if f.trigger_after is not None).fn
+        on_load = next(f for f in followers if f.trigger_after is None).fn
+        loader = next(bf for bf in fns if bf.api_name == "load_model").fn
+        stamp = next(bf for bf in fns if name(bf) == "stamp").fn
+        state = next(b for b in demo.blocks.values() if isinstance(b, gr.State))
+        a, b = copy.deepcopy(state.value), copy.deepcopy(state.value)  # two open pages
+        a, b = on_load(a)[0], on_load(b)[0]
+        assert a["model"] == b["model"] == vlm.model_id and all(u == gr.skip() for u in follow(a))
+
+        banner, *updates = loader("tiny-random/smolvlm", progress=None)  # page B switches the model
+        b = stamp(b)
+        other = ui.HOST.adapter
+        assert other.n_layers == 2 and all(u.maximum == 2 for u in updates)
+        assert all(u == gr.skip() for u in follow(b))  # B's page is already on it
+
+        with pytest.raises(gr.Error, match="Layer 3 is out of range"):  # A's slider still says 3 (0..3)
+            ui.run_summaries(a, ["country-capital"], 3, 3, progress=None)
+        a2, banner, picker, *layers = follow(a)  # ... and the failed request is followed by the update
+        assert a2["model"] == "tiny-random/smolvlm" and "`tiny-random/smolvlm`" in banner
+        assert picker.value == "tiny-random/smolvlm"
+        assert len(layers) == len(sliders) and all(s.maximum == 2 and s.value == suggested_layer(other) for s in layers)
+        assert "switched to tiny-random/smolvlm" in said[-1] and "0–2" in said[-1]
+        n = len(said)
+        assert all(u == gr.skip() for u in follow(a2)) and len(said) == n  # once only
+        table, _ = ui.run_summaries(a2, ["country-capital"], layers[0].value, 3, progress=None)  # A runs again
+        assert table.value["data"]
+    finally:
+        ui.HOST.configure(False)
+
+
+def test_the_app_writes_nothing_into_its_own_package():
+    """gradio writes a .pyi stub beside the module of every Component subclass at import; the app
+    defines none, so an installed (read-only) package stays as shipped."""
+    import taskvec
+    from taskvec.app import ui  # noqa: F401  (builds every tab module)
+
+    root = Path(taskvec.__file__).parent
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*.pyi")) == []

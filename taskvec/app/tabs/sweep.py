@@ -73,7 +73,7 @@ def build(page: Page) -> None:
         with gr.Accordion("Or one query of your own: plot P(expected answer) per layer", open=False):
             with gr.Row():
                 c["query_text"] = gr.Textbox(label="Query text")
-                c["query_image"] = gr.Image(type="filepath", label="or query image", height=140)
+                c["query_image"] = IN.image_upload(label="or query image", height=140)
                 c["expected"] = gr.Textbox(label="Expected answer (its first token is scored)")
         btn = gr.Button("Patch at every layer", variant="primary")
         plot = gr.Plot(show_label=False, elem_id="sweep-plot")
