@@ -60,30 +60,40 @@ def points(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: 
            what: str = "task vectors", n_examples: int = 5, n_sets: int = 30, seed: int = 0,
            cache: dict | None = None, progress=None):
     """Normalized points (N, D) and their task / modality / hover labels."""
-    if not tasks or not modalities:
-        raise SpecError("Pick at least one task and one way of specifying it.")
-    if what not in WHAT:
-        raise SpecError(f"Unknown points {what!r}; use one of {', '.join(WHAT)}.")
+    _check(tasks, modalities, what)
     X, task_lab, mod_lab, hover = [], [], [], []
     for i, task in enumerate(tasks):
         if progress is not None:
             progress(i, len(tasks))
-        if what == "task vectors":
-            for m, tv in task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache).items():
-                X.append(tv.per_set[:, layer])  # (K, D)
-                task_lab += [task.id] * tv.per_set.shape[0]
-                mod_lab += [m] * tv.per_set.shape[0]
-                hover += [p.replace("\n", "<br>")[-400:] for p in tv.prompts] or [tv.meta["spec"]] * tv.per_set.shape[0]
-        else:
-            for m, embs, names in _contexts(adapter, task, modalities, layer, seed):
-                X.append(torch.stack(embs))
-                task_lab += [task.id] * len(embs)
-                mod_lab += [m] * len(embs)
-                hover += names
+        _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab, hover)
     if not X:
         raise SpecError("No points: pick text or image examples (an instruction has no example inputs).")
     Xn = normalize(adapter, torch.cat(X))  # (N, D)
     return Xn, task_lab, mod_lab, hover
+
+
+def _check(tasks, modalities, what) -> None:
+    if not tasks or not modalities:
+        raise SpecError("Pick at least one task and one way of specifying it.")
+    if what not in WHAT:
+        raise SpecError(f"Unknown points {what!r}; use one of {', '.join(WHAT)}.")
+
+
+def _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab,
+                 hover) -> None:
+    """Append one task's points (K, D) per modality to ``X`` and its labels to the label lists."""
+    if what == "task vectors":
+        for m, tv in task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache).items():
+            X.append(tv.per_set[:, layer])  # (K, D)
+            task_lab += [task.id] * tv.per_set.shape[0]
+            mod_lab += [m] * tv.per_set.shape[0]
+            hover += [p.replace("\n", "<br>")[-400:] for p in tv.prompts] or [tv.meta["spec"]] * tv.per_set.shape[0]
+    else:
+        for m, embs, names in _contexts(adapter, task, modalities, layer, seed):
+            X.append(torch.stack(embs))  # (K, D)
+            task_lab += [task.id] * len(embs)
+            mod_lab += [m] * len(embs)
+            hover += names
 
 
 def _contexts(adapter, task: TaskData, modalities, layer: int, seed: int, n_prompts: int = 3):
@@ -108,10 +118,47 @@ def clusters(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities
     """Project the points of ``points`` with ``method`` and score the grouping by task and by modality."""
     Xn, task_lab, mod_lab, hover = points(adapter, tasks, layer, modalities, what, n_examples, n_sets, seed, cache,
                                           progress)
+    return _project(Xn, task_lab, mod_lab, hover, method, layer, what, seed)
+
+
+def cluster_steps(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: Sequence[str] = ("text", "image"),
+                  method: str = "tsne", what: str = "task vectors", n_examples: int = 5, n_sets: int = 30,
+                  seed: int = 0, cache: dict | None = None, progress=None, every: int = 1, before=None):
+    """``clusters`` computed task by task: after every ``every`` tasks (and after the last) yields ``(done, total,
+    ClusterResult of the first done tasks' points)``; the last one equals ``clusters(...)`` (same points, same
+    projection). A partial step with fewer than 3 points so far is skipped. ``before(chunk)``, if given, is called
+    with each chunk's tasks before their points are read (e.g. to extract their vectors into ``cache``); when it
+    returns False (nothing new was computed) that chunk's partial projection is skipped too."""
+    _check(tasks, modalities, what)
+    X, task_lab, mod_lab, hover = [], [], [], []
+    every, total = max(1, int(every)), len(tasks)
+    for start in range(0, total, every):
+        chunk = list(tasks[start:start + every])
+        fresh = before(chunk) if before is not None else True
+        for j, task in enumerate(chunk):
+            if progress is not None:
+                progress(start + j, total)
+            _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab,
+                         hover)
+        done = start + len(chunk)
+        if done < total and (fresh is False or len(task_lab) < 3):
+            continue
+        if not X:
+            raise SpecError("No points: pick text or image examples (an instruction has no example inputs).")
+        Xn = normalize(adapter, torch.cat(X))  # (N, D)
+        yield done, total, _project(Xn, list(task_lab), list(mod_lab), list(hover), method, layer, what, seed)
+
+
+def _project(Xn, task_lab, mod_lab, hover, method, layer, what, seed) -> ClusterResult:
     if Xn.shape[0] < 3:
         raise SpecError(f"A projection needs at least 3 points; these settings give {Xn.shape[0]}. "
                         "Pick more tasks or more example sets.")
-    xy = project(Xn, method, seed)
+    threads = torch.get_num_threads()
+    try:  # UMAP (numba) changes torch's thread count as a side effect: restored afterwards
+        xy = project(Xn, method, seed)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     explained = []
     if method == "pca":
         from sklearn.decomposition import PCA

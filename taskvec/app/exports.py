@@ -11,6 +11,7 @@ newest ``KEEP.max_dirs`` (``configure`` sets these, tighter in public mode).
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -104,9 +105,10 @@ def _cdn_url() -> str:
     return f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
 
 
-def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
-    """All figures on one HTML page that loads the shared ``plotly.min.js`` from its folder (CDN fallback);
-    PNGs if asked and possible. Returns the page, plotly.min.js and the PNGs ([] without figures)."""
+def write_figures(folder: Path, figs: dict, png: bool = False, caption: str = "") -> list[Path]:
+    """All figures on one HTML page that loads the shared ``plotly.min.js`` from its folder (CDN fallback),
+    under ``caption`` (what they show: model, inputs, layer, date; escaped) printed above them; PNGs if asked
+    and possible. Returns the page, plotly.min.js and the PNGs ([] without figures)."""
     from taskvec.plot.io import save_png
 
     figs = {_slug(k): v for k, v in figs.items() if v is not None}
@@ -121,8 +123,11 @@ def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
               f"'<script src=\"{_cdn_url()}\"><\\/script>')}}</script>")
     parts = [fig.to_html(include_plotlyjs=False, full_html=False) for fig in figs.values()]
     page = folder / "figures.html"
-    page.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>taskvec figures</title>" + loader
-                    + "</head><body>" + "\n".join(parts) + "</body></html>")
+    head = (f"<p class='taskvec-caption' style='font:15px/1.4 sans-serif;margin:8px 12px'>{html.escape(caption)}</p>"
+            if caption else "")
+    title = html.escape(caption[:120]) if caption else "taskvec figures"
+    page.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>" + loader
+                    + "</head><body>" + head + "\n".join(parts) + "</body></html>")
     out = [page, js]
     if png:
         out += [p for name, fig in figs.items() if (p := save_png(fig, folder / f"{name}.png")) is not None]
@@ -132,7 +137,7 @@ def write_figures(folder: Path, figs: dict, png: bool = False) -> list[Path]:
 def export_all(prefix: str, rows: list[dict], meta: dict, figs: dict, vector=None, layer: int | None = None,
                png: bool = False) -> list[str]:
     folder = new_dir(prefix)
-    paths = write_rows(folder, prefix, rows, meta) + write_figures(folder, figs, png)
+    paths = write_rows(folder, prefix, rows, meta) + write_figures(folder, figs, png, str(meta.get("caption", "")))
     if vector is not None:
         paths.append(vector.save(folder / "task_vector.safetensors", layer))
     return [str(p) for p in paths]

@@ -249,7 +249,7 @@ def column_figure(col: Column | None, res: PlayResult | None = None):
     if res is not None:
         correct = res.bar_correct(col)
         x_max = 1.15 * max((float(p) for c in res.columns if c.gen is not None for p in c.gen.top.probs), default=0.0)
-    return topk_bar(top.tokens, top.probs, f"{col.title}: top-{len(top.tokens)} first token", correct=correct,
+    return topk_bar(top.tokens, top.probs, f"{col.title}: top-{len(top.tokens)}", correct=correct,
                     x_max=x_max)
 
 

@@ -11,7 +11,7 @@ from taskvec.plot.style import SERIES_COLORS, layout, show_token
 
 def topk_bar(tokens: Sequence[str], probs: Sequence[float], title: str, correct: Sequence[bool] | None = None,
              x_max: float | None = None, note: str | None = None) -> go.Figure:
-    """Top-k first-token probabilities as horizontal bars, most likely on top.
+    """Top-k first-token probabilities as horizontal bars, most likely on top (short titles: three fit side by side).
 
     ``correct[i]``: token i matches the expected answer (drawn in the 'correct' colour; the
     caller applies the metric). ``x_max``: the probability axis' end, so that several columns
@@ -26,7 +26,7 @@ def topk_bar(tokens: Sequence[str], probs: Sequence[float], title: str, correct:
                            text=[f"{v:.3f}" for v in vals], textposition="auto",
                            hovertemplate="%{y}: p=%{x:.4f}<extra></extra>"))
     end = x_max if x_max is not None else max(vals, default=0.0) * 1.15
-    fig.update_xaxes(title="probability of the first token", range=[0, max(1e-9, end)])
+    fig.update_xaxes(title="P(first token)", range=[0, max(1e-9, end)])
     fig.update_yaxes(type="category")
     if any(ok):
         note = "; ".join(x for x in (note, "green: matches the expected answer") if x)

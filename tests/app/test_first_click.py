@@ -158,6 +158,31 @@ def test_presentation_mode_every_tab(organism_url, browser):
         page.close()
 
 
+def test_presentation_mode_fits_inputs_and_results_on_one_screen(organism_url, browser):
+    """Presentation mode at 1280x720: after the first built-in example runs, the Run button and the result plots
+    are both inside the viewport (inputs and results side by side, no scrolling needed), no horizontal scroll."""
+    page = _open(browser, organism_url + "?present=1", (1280, 720))
+    try:
+        page.wait_for_function("document.body.classList.contains('tv-present')", timeout=15_000)
+        page.locator("#builtin-examples button.gallery-item").first.click()
+        page.wait_for_timeout(500)
+        page.locator("#run-patch").click()
+        page.locator("#outputs .js-plotly-plot").nth(2).wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # the plots' presentation scaling and the reveal have run
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "present-one-screen-1280x720.png"))
+        boxes = page.evaluate("""() => [document.querySelector('#run-patch'),
+                                       ...document.querySelectorAll('#outputs .js-plotly-plot')].map((e) => {
+            const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+        assert len(boxes) == 4  # the Run button and three result plots
+        for left, top, right, bottom in boxes:
+            assert 0 <= left and right <= 1280 and 0 <= top and bottom <= 720, boxes
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 2, f"{overflow}px of horizontal scrolling"
+    finally:
+        page.close()
+
+
 def test_tabs_stay_visible_at_150_percent_zoom(organism_url, browser):
     """1280x720 at 150% zoom is an 853x480 CSS-pixel window: the tabs wrap instead of hiding in a menu."""
     page = browser.new_page(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)

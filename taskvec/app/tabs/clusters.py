@@ -10,28 +10,49 @@ from taskvec import plot as P
 from taskvec.analysis import clusters as CL
 from taskvec.app import exports as XP
 from taskvec.app.session import HEAVY, MODEL_LOCK, prefill, vector_cache
-from taskvec.app.view import caption, reveal
+from taskvec.app.view import caption, final, guarded_steps, layer_slider, reveal
 from taskvec.app.common import HOST, KINDS, MODEL, Page, bar, guard, spec_of, tasks_of, wire
 from taskvec.app.common import capped, layer_of
 
 
-@guard
-def run_clusters(state, names, kinds, layer, method, what, n_sets, png, progress=gr.Progress()):
+def cluster_steps(state, names, kinds, layer, method, what, n_sets, png, progress=gr.Progress()):
+    """The clusters view as it refines: the projection of the tasks read so far after each chunk of tasks whose
+    vectors had to be computed ("k of K tasks" in the title, no exports yet), then the final result with its
+    exports (the same as one ``CL.clusters`` call)."""
     adapter, tasks, mods = HOST.require(), tasks_of(state, names), [spec_of(k) for k in kinds]
     sets, cache = capped(n_sets, "cluster_sets", "example sets per task and modality"), vector_cache(state)
     cache = {} if cache is None else cache
-    if what == "task vectors":  # extracted one vector at a time (the model queue can run between them) ...
-        prefill(adapter, tasks, mods, cache, n_sets=sets, progress=bar(progress, "Task vectors"))
-    with (MODEL_LOCK if what != "task vectors" else nullcontext()):  # ... then projected without the model
-        res = CL.clusters(adapter, tasks, layer_of(layer, adapter), mods, method, what, n_sets=sets, cache=cache,
-                          progress=bar(progress, "Tasks"))
-    axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(res.explained)) if res.explained else None
-    title = f"{method.upper()} of {what} at layer {res.layer}"
-    fig = P.cluster_figure(res.xy, res.tasks, res.modalities, title, hover=res.hover, axis_titles=axes,
-                           note="t-SNE/UMAP distances are not faithful; the silhouettes are computed in the original space")
-    meta = {"title": title, **caption(adapter, "clusters", method=method, points=what, layer=res.layer,
-                                      tasks=len(tasks))}
-    return fig, res.summary(), XP.export_all("clusters", res.rows(), meta, {"clusters": fig}, png=png)
+    L, vectors = layer_of(layer, adapter), what == "task vectors"
+
+    def extract(chunk) -> bool:  # task vectors: one at a time under the model lock (the model queue runs between)
+        n = len(cache)
+        prefill(adapter, chunk, mods, cache, n_sets=sets, progress=bar(progress, "Task vectors"))
+        return len(cache) > n  # nothing new: no partial projection for this chunk
+
+    steps = CL.cluster_steps(adapter, tasks, L, mods, method, what, n_sets=sets, cache=cache,
+                             progress=None if vectors else bar(progress, "Tasks"), every=max(1, -(-len(tasks) // PARTS)), before=extract if vectors else None)
+    while True:
+        with (nullcontext() if vectors else MODEL_LOCK):  # context embeddings: the step runs the model
+            step = next(steps, None)
+        if step is None:
+            return
+        done, total, res = step
+        axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(res.explained)) if res.explained else None
+        title = f"{method.upper()} of {what} at layer {res.layer}"
+        more = "" if done == total else f" · {done} of {total} tasks so far"
+        fig = P.cluster_figure(res.xy, res.tasks, res.modalities, title + more, hover=res.hover, axis_titles=axes,
+                               note="t-SNE/UMAP distances are not faithful; the silhouettes are computed in the original space")
+        if done < total:
+            yield fig, f"*Refining: {done} of {total} tasks ({len(res.tasks)} points) so far…* " + res.summary(), None
+            continue
+        meta = {"title": title, **caption(adapter, "clusters", method=method, points=what, layer=res.layer,
+                                          tasks=len(tasks))}
+        yield fig, res.summary(), XP.export_all("clusters", res.rows(), meta, {"clusters": fig}, png=png)
+
+
+PARTS = 3  # at most this many partial projections before the final one
+stream_clusters = guarded_steps(cluster_steps)  # the button: the projection refines task by task
+run_clusters = guard(final(cluster_steps))  # the final result only (API-compatible callers, tests, benchmarks)
 
 
 def build(page: Page) -> None:
@@ -45,7 +66,7 @@ def build(page: Page) -> None:
             c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
             c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS[:2], label="Specified by")
         with gr.Row():
-            c["layer"] = page.layer_slider("Layer (residual, 0 = embeddings)")
+            c["layer"] = layer_slider(page)
             c["method"] = gr.Radio(["tsne", "umap", "pca"], value="tsne", label="Projection")
             c["what"] = gr.Radio(["task vectors", "context embeddings"], value="task vectors", label="Points")
             c["n_sets"] = gr.Slider(2, 30, value=10, step=1, label="example sets per task and modality")
@@ -55,4 +76,4 @@ def build(page: Page) -> None:
         files = gr.File(label="Exports", file_count="multiple")
     page.task_pickers.append(c["names"])
     page.results += [plot, sil, files]
-    reveal(wire(btn.click, run_clusters, c, [plot, sil, files], api_name="clusters", **HEAVY), "clusters-result")
+    reveal(wire(btn.click, stream_clusters, c, [plot, sil, files], api_name="clusters", **HEAVY), "clusters-result")

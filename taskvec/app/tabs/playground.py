@@ -15,7 +15,7 @@ from taskvec.app import inputs as IN
 from taskvec.app import playground as PG
 from taskvec.app import vocab as VO
 from taskvec.app.session import locked
-from taskvec.app.view import caption, reveal
+from taskvec.app.view import caption, layer_slider, reveal
 from taskvec.app.common import HOST, KINDS, MODEL, Page, guard, wire
 from taskvec.app.common import capped, layer_of
 
@@ -62,46 +62,53 @@ def build(page: Page) -> None:
     c: dict = {"state": page.state, "png": page.png}
     with gr.Tab("Patch playground", elem_id="tab-playground"):
         gr.Markdown(INTRO, elem_classes=["tab-intro"])
-        with gr.Row():
-            with gr.Column(scale=2):
-                c["kind"] = gr.Radio(KINDS, value=first["kind"], label="Task given as", elem_id="kind")
-                c["examples"] = gr.Textbox(first["examples"], lines=5, label="Text examples — one 'input : answer' per line",
-                                           placeholder="France : Paris\nItaly : Rome\nSpain : Madrid", elem_id="examples",
-                                           visible=first["kind"] == "text examples")
-                with gr.Group(visible=first["kind"] == "image examples") as image_group:
-                    with gr.Row():
-                        c["image_files"] = gr.File(first["image_files"], file_count="multiple", file_types=["image"],
-                                                   label="Example images")
-                        c["image_answers"] = gr.Textbox(first["image_answers"], lines=4,
-                                                        label="Their answers, one per line, in upload order")
-                    gallery = gr.Gallery(label="Image examples with their answers", columns=5, height=230,
-                                         object_fit="contain", interactive=False, elem_id="example-gallery")
-                c["instruction"] = gr.Textbox(first["instruction"], label="Instruction",
-                                              placeholder="The capital city of the country:", elem_id="instruction",
-                                              visible=first["kind"] == "instruction")
-            with gr.Column(scale=1):
-                c["query_text"] = gr.Textbox(first["query_text"], label="Query (text)", placeholder="Germany",
-                                             elem_id="query-text")
-                c["query_image"] = gr.Image(first["query_image"], type="filepath",
-                                            label="…or query image (used when present)",
-                                            sources=["upload", "clipboard"], height=170, elem_id="query-image")
-                c["expected"] = gr.Textbox(first["expected"], label="Expected answer (optional: marks ✓/✗, green bar)",
-                                           elem_id="expected")
-                c["layer"] = page.layer_slider("Patch layer (residual layer, 0 = embeddings; starts at the suggested one)")
-                run_btn = gr.Button("Run: No Context | Prompt | Patch", variant="primary", elem_id="run-patch")
-        gr.Examples(rows, [c[f] for f in EX.FIELDS], example_labels=EX.playground_labels(),
-                    label="Built-in examples — click one, then Run. Picked by measuring this app's default model: ★ Patch right "
-                          "where No Context and Prompt are wrong; then one where all three are right, one where the "
-                          "patch fails",
-                    elem_id="builtin-examples")
-        with gr.Row(elem_id="outputs"):
-            outs_md, outs_fig, cols = [], [], []
-            for i in range(4):
-                with gr.Column(visible=i < 3, min_width=220) as col:
-                    outs_md.append(gr.Markdown(elem_classes=["method-answer"]))
-                    outs_fig.append(gr.Plot(show_label=False))
-                cols.append(col)
-        notes = gr.Markdown(elem_id="patch-notes")
+        # inputs above results; in presentation mode side by side, so both fit one 1280x720 screen (CSS in ui.py)
+        with gr.Row(elem_id="play-main"):
+            with gr.Column(scale=3, elem_id="play-inputs"):
+                with gr.Row(elem_id="play-fields"):
+                    with gr.Column(scale=2):
+                        c["kind"] = gr.Radio(KINDS, value=first["kind"], label="Task given as", elem_id="kind")
+                        c["examples"] = gr.Textbox(first["examples"], lines=5,
+                                                   label="Text examples — one 'input : answer' per line",
+                                                   placeholder="France : Paris\nItaly : Rome\nSpain : Madrid",
+                                                   elem_id="examples", visible=first["kind"] == "text examples")
+                        with gr.Group(visible=first["kind"] == "image examples") as image_group:
+                            with gr.Row():
+                                c["image_files"] = gr.File(first["image_files"], file_count="multiple",
+                                                           file_types=["image"], label="Example images")
+                                c["image_answers"] = gr.Textbox(first["image_answers"], lines=4,
+                                                                label="Their answers, one per line, in upload order")
+                            gallery = gr.Gallery(label="Image examples with their answers", columns=5, height=230,
+                                                 object_fit="contain", interactive=False, elem_id="example-gallery")
+                        c["instruction"] = gr.Textbox(first["instruction"], label="Instruction",
+                                                      placeholder="The capital city of the country:",
+                                                      elem_id="instruction", visible=first["kind"] == "instruction")
+                        c["layer"] = layer_slider(page, "Patch layer")
+                    with gr.Column(scale=1):
+                        c["query_text"] = gr.Textbox(first["query_text"], label="Query (text)", placeholder="Germany",
+                                                     elem_id="query-text")
+                        c["query_image"] = IN.image_upload(first["query_image"],
+                                                          label="…or query image (used when present)",
+                                                          sources=["upload", "clipboard"], height=170,
+                                                          elem_id="query-image")
+                        c["expected"] = gr.Textbox(first["expected"],
+                                                   label="Expected answer (optional: marks ✓/✗, green bar)",
+                                                   elem_id="expected")
+                        run_btn = gr.Button("Run: No Context | Prompt | Patch", variant="primary", elem_id="run-patch")
+                gr.Examples(rows, [c[f] for f in EX.FIELDS], example_labels=EX.playground_labels(),
+                            label="Built-in examples — click one, then Run. Picked by measuring this app's default "
+                                  "model: ★ Patch right where No Context and Prompt are wrong; then one where all three "
+                                  "are right, one where the patch fails",
+                            elem_id="builtin-examples")
+            with gr.Column(scale=2, elem_id="play-results"):
+                with gr.Row(elem_id="outputs"):
+                    outs_md, outs_fig, cols = [], [], []
+                    for i in range(4):
+                        with gr.Column(visible=i < 3, min_width=220) as col:
+                            outs_md.append(gr.Markdown(elem_classes=["method-answer"]))
+                            outs_fig.append(gr.Plot(show_label=False))
+                        cols.append(col)
+                notes = gr.Markdown(elem_id="patch-notes")
         with gr.Accordion("More: task overriding, ensemble, source model, saved vector", open=False):
             with gr.Row():
                 c["override"] = gr.Checkbox(label="Task overriding: instruction in the prompt, the examples' vector patched")
@@ -115,7 +122,7 @@ def build(page: Page) -> None:
         files = gr.File(label="Exports: results (CSV, JSON), figures (HTML), task vector (.safetensors)",
                         file_count="multiple")
     outputs = [page.state, *outs_md, *outs_fig, cols[3], notes, files]
-    reveal(wire(run_btn.click, run_patch, c, outputs, api_name="patch", **MODEL), "outputs")
+    reveal(wire(run_btn.click, run_patch, c, outputs, api_name="patch", **MODEL), "outputs", present="play-main")
     c["kind"].change(show_inputs, c["kind"], [c["examples"], image_group, c["instruction"]], queue=False,
                      api_visibility="private", show_progress="hidden")
     preview = {"files": c["image_files"], "answers": c["image_answers"]}

@@ -8,7 +8,7 @@ from taskvec import plot as P
 from taskvec.analysis import similarity as SI
 from taskvec.app import exports as XP
 from taskvec.app.session import HEAVY, MODEL_LOCK, prefill, vector_cache
-from taskvec.app.view import caption, reveal
+from taskvec.app.view import caption, layer_slider, reveal
 from taskvec.app.common import HOST, KINDS, MODEL, Page, bar, guard, spec_of, tasks_of, wire
 from taskvec.app.common import layer_of
 
@@ -37,7 +37,7 @@ def build(page: Page) -> None:
         with gr.Row():
             c["names"] = gr.CheckboxGroup(page.names, value=page.names[:3], label="Tasks")
             c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS, label="Specified by")
-            c["layer"] = page.layer_slider("Layer (residual, 0 = embeddings)")
+            c["layer"] = layer_slider(page)
             c["base"] = gr.Textbox(label="Base LLM to compare (optional, same hidden size)",
                                    placeholder="HuggingFaceTB/SmolLM2-135M-Instruct")
             c["center"] = gr.Checkbox(False, label="Subtract the mean vector first (contrast between tasks)")

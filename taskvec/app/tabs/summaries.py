@@ -12,7 +12,7 @@ from taskvec.app import exports as XP
 from taskvec.app.session import HEAVY, prefill, vector_cache
 from taskvec.app import library as LIB
 from taskvec.app import vocab as VO
-from taskvec.app.view import caption, reveal
+from taskvec.app.view import caption, layer_slider, reveal
 from taskvec.app.common import HOST, MODEL, Page, bar, guard, rows_table, task_names, tasks_of, wire
 from taskvec.app.common import layer_of
 
@@ -54,7 +54,7 @@ def build(page: Page) -> dict:
                     elem_classes=["tab-intro"])
         with gr.Row():
             c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
-            c["layer"] = page.layer_slider("Layer (residual, 0 = embeddings)")
+            c["layer"] = layer_slider(page)
             c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k")
         btn = gr.Button("Decode the task vectors", variant="primary")
         table = gr.Dataframe(label="Top-k decodings: text examples | image examples | instruction", wrap=True, elem_id="summaries-table",
