@@ -8,6 +8,8 @@ faithful).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -47,9 +49,20 @@ class ClusterResult:
         assert self.xy.shape == (len(self.tasks), 2), "xy is (N, 2), one row per point"
 
     def summary(self) -> str:
-        return (f"Silhouette in the original space (cosine, final-norm-normalized) by task {self.silhouette_task:.3f}, "
-                f"by modality {self.silhouette_modality:.3f}; {len(self.tasks)} points. High by task and near 0 by "
-                "modality means the vectors encode the task, not how it was given.")
+        if math.isnan(self.silhouette_modality):
+            why = ("by modality n/a (every point from one modality: " + ", ".join(sorted(set(self.modalities)))
+                   + "; a text-only model or one way of giving the task)")
+        else:
+            why = f"by modality {self.silhouette_modality:.3f}"
+        task = "n/a (one task)" if math.isnan(self.silhouette_task) else f"{self.silhouette_task:.3f}"
+        return (f"Silhouette in the original space (cosine, final-norm-normalized) by task {task}, {why}; "
+                f"{len(self.tasks)} points. High by task and near 0 by modality means the vectors encode the task, "
+                "not how it was given.")
+
+    def short(self) -> str:
+        """'task 0.96, modality -0.01' (n/a where a grouping has one group)."""
+        f = lambda x: "n/a" if math.isnan(x) else f"{x:.2f}"  # noqa: E731
+        return f"task {f(self.silhouette_task)}, modality {f(self.silhouette_modality)}"
 
     def rows(self) -> list[dict]:
         return [{"x": float(a), "y": float(b), "task": t, "modality": m, "layer": self.layer, "method": self.method}
@@ -58,14 +71,16 @@ class ClusterResult:
 
 def points(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: Sequence[str] = ("text", "image"),
            what: str = "task vectors", n_examples: int = 5, n_sets: int = 30, seed: int = 0,
-           cache: dict | None = None, progress=None):
-    """Normalized points (N, D) and their task / modality / hover labels."""
+           cache: dict | None = None, progress=None, protocol="taskvec"):
+    """Normalized points (N, D) and their task / modality / hover labels (task vectors read as
+    ``analysis.vectors`` reads them under ``protocol``: one point per example set)."""
     _check(tasks, modalities, what)
     X, task_lab, mod_lab, hover = [], [], [], []
     for i, task in enumerate(tasks):
         if progress is not None:
             progress(i, len(tasks))
-        _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab, hover)
+        _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab, hover,
+                     protocol)
     if not X:
         raise SpecError("No points: pick text or image examples (an instruction has no example inputs).")
     Xn = normalize(adapter, torch.cat(X))  # (N, D)
@@ -80,10 +95,10 @@ def _check(tasks, modalities, what) -> None:
 
 
 def _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab,
-                 hover) -> None:
+                 hover, protocol="taskvec") -> None:
     """Append one task's points (K, D) per modality to ``X`` and its labels to the label lists."""
     if what == "task vectors":
-        for m, tv in task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache).items():
+        for m, tv in task_vectors(adapter, task, modalities, n_examples, n_sets, seed, cache, protocol).items():
             X.append(tv.per_set[:, layer])  # (K, D)
             task_lab += [task.id] * tv.per_set.shape[0]
             mod_lab += [m] * tv.per_set.shape[0]
@@ -114,16 +129,17 @@ def _contexts(adapter, task: TaskData, modalities, layer: int, seed: int, n_prom
 
 def clusters(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: Sequence[str] = ("text", "image"),
              method: str = "tsne", what: str = "task vectors", n_examples: int = 5, n_sets: int = 30, seed: int = 0,
-             cache: dict | None = None, progress=None) -> ClusterResult:
+             cache: dict | None = None, progress=None, protocol="taskvec") -> ClusterResult:
     """Project the points of ``points`` with ``method`` and score the grouping by task and by modality."""
     Xn, task_lab, mod_lab, hover = points(adapter, tasks, layer, modalities, what, n_examples, n_sets, seed, cache,
-                                          progress)
+                                          progress, protocol)
     return _project(Xn, task_lab, mod_lab, hover, method, layer, what, seed)
 
 
 def cluster_steps(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modalities: Sequence[str] = ("text", "image"),
                   method: str = "tsne", what: str = "task vectors", n_examples: int = 5, n_sets: int = 30,
-                  seed: int = 0, cache: dict | None = None, progress=None, every: int = 1, before=None):
+                  seed: int = 0, cache: dict | None = None, progress=None, every: int = 1, before=None,
+                  protocol="taskvec"):
     """``clusters`` computed task by task: after every ``every`` tasks (and after the last) yields ``(done, total,
     ClusterResult of the first done tasks' points)``; the last one equals ``clusters(...)`` (same points, same
     projection). A partial step with fewer than 3 points so far is skipped. ``before(chunk)``, if given, is called
@@ -139,7 +155,7 @@ def cluster_steps(adapter: Adapter, tasks: Sequence[TaskData], layer: int, modal
             if progress is not None:
                 progress(start + j, total)
             _task_points(adapter, task, layer, modalities, what, n_examples, n_sets, seed, cache, X, task_lab, mod_lab,
-                         hover)
+                         hover, protocol)
         done = start + len(chunk)
         if done < total and (fresh is False or len(task_lab) < 3):
             continue

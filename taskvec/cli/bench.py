@@ -135,10 +135,6 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
     (L+1, V) first-token logits. ``wrapped``: a cached ``LanguageModel`` around ``adapter.model``."""
     import torch
 
-    if wrapped is None:
-        from nnsight import LanguageModel
-
-        wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
     from taskvec.core.prompts import has_image
 
     if has_image(prompt):
@@ -146,18 +142,25 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
                            "the bench times it on text queries.")
     enc = adapter.encode([prompt])
     d, last = int(enc.delimiters[0]), int(enc.lengths[0]) - 1
-    layers = _envoy(wrapped, _module_name(adapter.model, adapter.decoder_layers))
-    head = _envoy(wrapped, _module_name(adapter.model, adapter.lm_head))
     vecs = vectors.to(adapter.device, adapter.dtype)
-    saved = []
-    with torch.no_grad(), wrapped.trace() as tracer:
-        for l in range(adapter.n_layers + 1):
-            with tracer.invoke(**adapter.full_inputs(enc)):
-                if l == 0:
-                    layers[0].input[:, d, :] = vecs[0]
-                else:
-                    layers[l - 1].output[:, d, :] = vecs[l]
-                saved.append(head.output[:, last].save())
+    saved, side = [], adapter.tokenizer.padding_side
+    try:
+        if wrapped is None:
+            from nnsight import LanguageModel
+
+            wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+        layers = _envoy(wrapped, _module_name(adapter.model, adapter.decoder_layers))
+        head = _envoy(wrapped, _module_name(adapter.model, adapter.lm_head))
+        with torch.no_grad(), wrapped.trace() as tracer:
+            for l in range(adapter.n_layers + 1):
+                with tracer.invoke(**adapter.full_inputs(enc)):
+                    if l == 0:
+                        layers[0].input[:, d, :] = vecs[0]
+                    else:
+                        layers[l - 1].output[:, d, :] = vecs[l]
+                    saved.append(head.output[:, last].save())
+    finally:  # nnsight switches the shared tokenizer to left padding when it batches; taskvec needs right
+        adapter.tokenizer.padding_side = side
     return torch.cat([x.float() for x in saved])  # (L+1, V)
 
 

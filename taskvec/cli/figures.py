@@ -109,6 +109,14 @@ def cmd_figures(args) -> int:
                     "layer_convention": "layer: taskvec residual l; layer_official: L = l - 1", "protocol": args.protocol,
                     "loading": actual_loading(adapter, plan)}
     cache: dict = {}  # task vectors shared by summaries and clusters
+    if args.protocol != "taskvec":
+        print("figures under --protocol paper: summaries and clusters read the official sets (one per validation "
+              "item, at the last demonstration's ':'); phases read the last token of each ICL prompt (the query's "
+              "':'), as the paper's Fig. 3 describes, under both protocols")
+    record["readings"] = {"phases": "last token of each ICL prompt (the query's ':')",
+                          "summaries_clusters": ("official sets: one per validation item, at the last demonstration's ':'"
+                                                 if args.protocol != "taskvec" else
+                                                 f"{args.n_sets} seeded sets of all items, at the query's ':'")}
     if "phases" in kinds:
         record["phases"] = _phases(adapter, tasks, args, out, note)
     if "summaries" in kinds:
@@ -165,14 +173,15 @@ def _clusters(adapter, tasks, args, layer: int, out: Path, note: str, cache: dic
     for method in [m.strip() for m in args.projection.split(",")]:
         # the paper clusters example-based vectors (an instruction is one prompt: one point)
         r = clusters(adapter, list(tasks.values()), layer, ("text", "image"), method, n_examples=args.n_examples,
-                     n_sets=args.n_sets, seed=args.seed, cache=cache)
+                     n_sets=args.n_sets, seed=args.seed, cache=cache, protocol=args.protocol)
         if "n" not in rec:
-            print(f"clusters @ layer {layer} (official L={layer - 1}): {len(r.tasks)} vectors; silhouette by task {r.silhouette_task:.3f}, "
-                  f"by modality {r.silhouette_modality:.3f} (cosine, final-norm-normalized, original space)")
-            rec.update(n=len(r.tasks), silhouette_task=r.silhouette_task, silhouette_modality=r.silhouette_modality)
+            print(f"clusters @ layer {layer} (official L={layer - 1}): {len(r.tasks)} vectors; " + r.summary())
+            finite = lambda x: None if x != x else x  # noqa: E731  (NaN -> null: one group, no silhouette)
+            rec.update(n=len(r.tasks), silhouette_task=finite(r.silhouette_task),
+                       silhouette_modality=finite(r.silhouette_modality))
         axes = tuple(f"PC {i + 1} ({v:.0%} of variance)" for i, v in enumerate(r.explained)) if r.explained else None
         fig = P.cluster_figure(r.xy, r.tasks, r.modalities,
-                               title=f"Task vectors at taskvec layer {layer} = official L={layer - 1} ({method}); silhouette task {r.silhouette_task:.2f}, "
-                                     f"modality {r.silhouette_modality:.2f}", note=note, axis_titles=axes)
+                               title=f"Task vectors at taskvec layer {layer} = official L={layer - 1} ({method}); silhouette "
+                                     f"{r.short()}", note=note, axis_titles=axes)
         P.save_figure(fig, out / f"clusters_{method}", png=not args.no_png)
     return rec

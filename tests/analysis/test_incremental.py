@@ -102,3 +102,24 @@ def test_thread_count_is_restored_when_the_projection_fails(vlm, tasks, monkeypa
     with pytest.raises(RuntimeError, match="projection failed"):
         CL.clusters(vlm, tasks[:2], 1, ("text",), "umap", n_sets=2)
     assert torch.get_num_threads() == old
+
+
+def test_one_modality_clusters_say_na_and_paper_protocol_points_are_official_sets():
+    """On a text-only model the modality silhouette has one group: 'n/a', never 'nan'. Under
+    --protocol paper the cluster points are the official per-set vectors (one per validation item)."""
+    from taskvec.analysis.clusters import clusters
+    from taskvec.analysis.vectors import task_vector
+    from taskvec.data.tasks import load_task
+    from taskvec.testing import tiny_adapter
+
+    adapter = tiny_adapter("llama")
+    tasks = [load_task("country-capital"), load_task("food-color")]
+    r = clusters(adapter, tasks, 2, ("text", "image"), "pca", n_sets=4)
+    assert "by modality n/a (every point from one modality: text" in r.summary() and "nan" not in r.summary()
+    assert r.short().endswith("modality n/a")
+    cache: dict = {}
+    p = clusters(adapter, tasks, 2, ("text",), "pca", cache=cache, protocol="paper")
+    n_val = [len(t.split("val")) for t in tasks]
+    assert len(p.tasks) == sum(n_val)
+    official = task_vector(adapter, tasks[0], "text", cache=cache, protocol="paper")
+    assert official.meta["protocol"] == "paper" and official.per_set.shape[0] == n_val[0]

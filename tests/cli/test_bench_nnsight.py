@@ -26,7 +26,7 @@ def test_nnsight_sweep_equals_the_per_layer_loop(family):
     got = nnsight_sweep(adapter, q, vec)
     torch.testing.assert_close(got, naive_sweep(adapter, q, vec).logits.float(), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(got, layer_sweep(adapter, q, vec).logits.float(), atol=1e-4, rtol=1e-4)
-    assert op().shape == got.shape
+    assert op().shape == got.shape and adapter.tokenizer.padding_side == "right"  # after every trace too
     # a different vector changes the contender's logits: the comparison above can fail
     assert not torch.allclose(nnsight_sweep(adapter, q, torch.zeros_like(vec))[1:], got[1:], atol=1e-4)
 

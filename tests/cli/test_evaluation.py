@@ -152,7 +152,7 @@ def test_figures_cli_writes_its_files(tmp_path, capsys):
     assert rec["phases"]["country-capital"]["tokens_first_run"][0].strip() == ":"  # default input token
     assert len(rec["phases"]["country-capital"]["leading_role_per_layer"]) == 4
     out = capsys.readouterr().out
-    assert "silhouette by task" in out and "by modality" in out
+    assert "Silhouette in the original space (cosine, final-norm-normalized) by task" in out and "by modality" in out
 
 
 def test_figures_cli_query_as_input_token(tmp_path):
