@@ -31,6 +31,21 @@ class SimilarityResult:
         return [{"vector": a, **{b: float(self.matrix[i, j]) for j, b in enumerate(self.labels)}}
                 for i, a in enumerate(self.labels)]
 
+    def cross(self, a: str, b: str) -> dict:
+        """How ``a`` vectors (e.g. "instruction") relate to ``b`` vectors ("text") across tasks:
+        ``same[task]`` = cos(task·a, task·b); ``other[task]`` = mean cos(task·a, other·b) over the other
+        tasks; ``same_mean``/``other_mean`` their means. A task missing either vector is left out."""
+        where = {lab: i for i, lab in enumerate(self.labels)}
+        tasks = [lab.split(" · ")[0] for lab in self.labels if lab.endswith(f" · {a}")]
+        tasks = [t for t in tasks if f"{t} · {b}" in where]
+        if not tasks:
+            raise SpecError(f"No task has both {a!r} and {b!r} vectors in this matrix.")
+        same = {t: float(self.matrix[where[f"{t} · {a}"], where[f"{t} · {b}"]]) for t in tasks}
+        other = {t: float(np.mean([self.matrix[where[f"{t} · {a}"], where[f"{u} · {b}"]] for u in tasks if u != t]))
+                 for t in tasks} if len(tasks) > 1 else {}
+        return {"same": same, "other": other, "same_mean": float(np.mean(list(same.values()))),
+                "other_mean": float(np.mean(list(other.values()))) if other else float("nan")}
+
 
 def similarity(adapter: Adapter, tasks: Sequence[TaskData], layer: int,
                modalities: Sequence[str] = ("text", "image", "instruction"), base: Adapter | None = None,

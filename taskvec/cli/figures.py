@@ -23,7 +23,7 @@ from pathlib import Path
 
 from taskvec.errors import TaskvecError
 
-KINDS = ("phases", "summaries", "clusters")
+KINDS = ("phases", "summaries", "clusters", "similarity")
 
 
 def add_parser(sub) -> None:
@@ -50,6 +50,9 @@ def add_parser(sub) -> None:
     p.add_argument("--k", type=int, default=5, help="top-k tokens in summaries")
     p.add_argument("--projection", default="tsne", help="tsne, umap, pca or a comma list")
     p.add_argument("--spec", choices=("text", "image"), default="text", help="example modality for phase curves")
+    p.add_argument("--modalities", default="text,image",
+                   help="ways of giving the task for clusters and similarity: text, image, instruction (comma list; "
+                        "the ones a model or task cannot take are skipped)")
     p.add_argument("--input-token", default=":", help="phase curves' input token (default the delimiter ':'; "
                    "'{query}' = each set's query word; the paper used 'auf' for Idefics2)")
     p.add_argument("--seed", type=int, default=0)
@@ -123,6 +126,8 @@ def cmd_figures(args) -> int:
         record["summaries"] = _summaries(adapter, tasks, args, layer, out, note, cache)
     if "clusters" in kinds:
         record["clusters"] = _clusters(adapter, tasks, args, layer, out, note, cache)
+    if "similarity" in kinds:
+        record["similarity"] = _similarity(adapter, tasks, args, layer, out, note, cache)
     (out / "figures.json").write_text(json.dumps(record, indent=1))
     print(f"wrote figures and {out / 'figures.json'}")
     return 0
@@ -171,8 +176,8 @@ def _clusters(adapter, tasks, args, layer: int, out: Path, note: str, cache: dic
 
     rec: dict = {"layer": layer}
     for method in [m.strip() for m in args.projection.split(",")]:
-        # the paper clusters example-based vectors (an instruction is one prompt: one point)
-        r = clusters(adapter, list(tasks.values()), layer, ("text", "image"), method, n_examples=args.n_examples,
+        # the paper clusters example-based vectors (an instruction is one prompt: one point per task)
+        r = clusters(adapter, list(tasks.values()), layer, _modalities(args), method, n_examples=args.n_examples,
                      n_sets=args.n_sets, seed=args.seed, cache=cache, protocol=args.protocol)
         if "n" not in rec:
             print(f"clusters @ layer {layer} (official L={layer - 1}): {len(r.tasks)} vectors; " + r.summary())
@@ -184,4 +189,37 @@ def _clusters(adapter, tasks, args, layer: int, out: Path, note: str, cache: dic
                                title=f"Task vectors at taskvec layer {layer} = official L={layer - 1} ({method}); silhouette "
                                      f"{r.short()}", note=note, axis_titles=axes)
         P.save_figure(fig, out / f"clusters_{method}", png=not args.no_png)
+    return rec
+
+
+def _modalities(args) -> tuple[str, ...]:
+    mods = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
+    bad = [m for m in mods if m not in ("text", "image", "instruction")]
+    if bad or not mods:
+        raise TaskvecError(f"Unknown --modalities {','.join(bad) or args.modalities!r}; use text, image, instruction.")
+    return mods
+
+
+def _similarity(adapter, tasks, args, layer: int, out: Path, note: str, cache: dict) -> dict:
+    """Cosine between the mean task vectors, raw and centered; for each pair of ways of giving a task,
+    the same-task cosine against the mean over other tasks (``SimilarityResult.cross``)."""
+    from taskvec import plot as P
+    from taskvec.analysis.similarity import similarity
+
+    mods = _modalities(args)
+    rec: dict = {"layer": layer}
+    for center in (False, True):
+        r = similarity(adapter, list(tasks.values()), layer, mods, center=center, n_examples=args.n_examples,
+                       n_sets=args.n_sets, seed=args.seed, cache=cache)
+        key = "centered" if center else "raw"
+        rec[key] = {"labels": r.labels, "matrix": r.matrix.tolist(), "cross": {}}
+        present = [m for m in mods if any(lab.endswith(f" · {m}") for lab in r.labels)]
+        for i, a in enumerate(present):
+            for b in present[i + 1:]:
+                c = r.cross(a, b)
+                rec[key]["cross"][f"{a} vs {b}"] = c
+                print(f"cosine {a} vs {b} @ layer {layer} ({key}): same task " + " ".join(f"{v:.3f}" for v in c["same"].values())
+                      + f" (mean {c['same_mean']:.3f}); other tasks mean {c['other_mean']:.3f}")
+        P.save_figure(P.cosine_heatmap(r.matrix, r.labels, title=f"Cosine of mean task vectors at layer {layer} ({key})",
+                                       note=note), out / f"similarity_{key}", png=not args.no_png)
     return rec
