@@ -1,16 +1,11 @@
 """End to end: `python app.py` as a subprocess, driven by Debian's Chromium (Playwright) and by gradio_client."""
 
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from taskvec.testing.live import live_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -23,39 +18,10 @@ PATCH = dict(kind="text examples", examples=EXAMPLES, image_files=[], image_answ
              w_image=1, w_instr=1, source="", vector_file=None, n_sets=2, png=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    log_path = Path(tempfile.gettempdir()) / f"taskvec-app-{port}.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--model", "tiny-random/idefics3", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"app.py did not start (exit code {proc.poll()}): {log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with live_app(["--model", "tiny-random/idefics3"]) as app:
+        yield app.url
 
 
 @pytest.fixture

@@ -8,10 +8,6 @@ cache land there, so their size is measured), on the tiny random VLMs (mechanics
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +17,8 @@ import pytest
 import torch
 from PIL import Image
 from safetensors.torch import save_file
+
+from taskvec.testing.live import live_app
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -32,12 +30,6 @@ PATCH = dict(kind="text examples", examples=EXAMPLES, image_files=[], image_answ
              query_text="Germany", query_image=None, expected="", layer=1, override=False, ensemble=False, w_text=1,
              w_image=1, w_instr=1, source="", vector_file=None, n_sets=2, png=False)
 TIMEOUT = 120  # seconds any one request may take here; a hang fails the test instead of the run
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class App:
@@ -92,33 +84,10 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("public-app")
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
-           "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
-    env.pop("SPACE_ID", None)
     log = tmp.parent / f"{tmp.name}.log"
-    out = open(log, "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--public", "--model", START, "--models", f"{START},{OTHER}",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 240
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"app.py --public did not start (exit {proc.poll()}): {log.read_text()[-2000:]}")
-                time.sleep(0.5)
-        yield App(url, proc, tmp, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        out.close()
+    with live_app(["--public", "--model", START, "--models", f"{START},{OTHER}"], timeout=240, log=log,
+                  env={"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio")}, drop_env=("SPACE_ID",)) as live:
+        yield App(live.url, live.proc, tmp, log)
 
 
 @pytest.fixture(scope="module")
