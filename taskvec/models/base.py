@@ -91,11 +91,18 @@ class Adapter:
 
     @cached_property
     def final_norm(self) -> nn.Module:
+        """The norm after the last decoder layer: the family's paths, else the decoder's own norm
+        (``get_decoder().norm`` and its usual other names)."""
         for p in self.norm_paths:
             norm = _get(self.model, p)
             if isinstance(norm, nn.Module):
                 return norm
-        raise TypeError(f"{type(self.model).__name__}: no final norm at {self.norm_paths}.")
+        dec = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
+        for name in ("norm", "final_layernorm", "ln_f", "final_norm"):
+            norm = getattr(dec, name, None)
+            if isinstance(norm, nn.Module):
+                return norm
+        raise TypeError(f"{type(self.model).__name__}: no final norm at {self.norm_paths} or on its decoder.")
 
     @property
     def lm_head(self) -> nn.Module:

@@ -13,7 +13,6 @@ architecture is verified and its quirks are known.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
 from torch import nn
@@ -72,20 +71,6 @@ class GenericAdapter(Adapter):
 
             raise ModelLoadError(f"{model_id}: architecture {model.config.model_type!r} has no output embeddings "
                                  "(get_output_embeddings() is None), so the logit lens is undefined.")
-
-    @cached_property
-    def final_norm(self) -> nn.Module:
-        """The norm after the last decoder layer: the usual paths, else the decoder's own ``norm``."""
-        for p in self.norm_paths:
-            norm = _get(self.model, p)
-            if isinstance(norm, nn.Module):
-                return norm
-        dec = self.model.get_decoder() if hasattr(self.model, "get_decoder") else None
-        for name in ("norm", "final_layernorm", "ln_f", "final_norm"):
-            norm = getattr(dec, name, None)
-            if isinstance(norm, nn.Module):
-                return norm
-        raise TypeError(f"{type(self.model).__name__}: no final norm found; this architecture needs a family file.")
 
     def _describe(self) -> dict:
         if self.verified:
