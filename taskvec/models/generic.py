@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from taskvec.models.base import Adapter, _get
+from taskvec.models.base import Adapter
 
 IMAGE_TOKEN_ATTRS = ("image_token", "image_token_str")
 IMAGE_ID_ATTRS = ("image_token_id", "image_token_index")
