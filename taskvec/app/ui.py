@@ -107,6 +107,14 @@ PRESENT_CSS = """
 .tv-present #run-patch { font-size: 19px !important; padding: 6px 8px; }
 .tv-present #query-image label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 72%; }
 .tv-present #examples textarea { max-height: 7.6em; }
+.tv-view { flex-direction: column; flex-wrap: nowrap; }
+.tv-view > .column { width: 100%; }
+.tv-present .tv-view { flex-direction: row; align-items: flex-start; gap: 10px; }
+.tv-present .tv-inputs { flex: 0 0 30% !important; min-width: 0 !important; }
+.tv-present .tv-results { flex: 1 1 0% !important; min-width: 0 !important; }
+.tv-present .tv-inputs .row { flex-direction: column; flex-wrap: nowrap; gap: 4px; }
+.tv-present .tv-inputs .row > * { min-width: 0 !important; width: 100%; }
+.tv-present .tv-results .js-plotly-plot, .tv-present .tv-results .plot-container { max-height: 600px; }
 """
 
 PRESENT_JS = r"""

@@ -158,3 +158,34 @@ def test_tabs_stay_visible_at_150_percent_zoom(organism_url, browser):
         page.screenshot(path=str(SHOTS / "present-zoom150.png"))
     finally:
         page.close()
+
+
+VIEWS = {"tab-sweep": ("sweep-view", "#sweep-plot .js-plotly-plot"), "tab-lens": ("lens-view", "#lens-phase .js-plotly-plot"),
+         "tab-clusters": ("clusters-view", "#clusters-view .tv-results .js-plotly-plot"),
+         "tab-similarity": ("similarity-view", "#similarity-plot .js-plotly-plot"),
+         "tab-summaries": ("summaries-view", "#summaries-table table")}
+
+
+@pytest.mark.parametrize("tab", list(VIEWS))
+def test_presentation_mode_fits_every_view_on_one_screen(organism_url, browser, tab):
+    """Every view, not only the playground: at 1280x720 in presentation mode, after a run, its button and the
+    top of its first result are both inside the viewport (inputs beside results), and nothing scrolls sideways."""
+    view, result = VIEWS[tab]
+    page = _open(browser, organism_url + "?present=1", (1280, 720))
+    try:
+        page.wait_for_function("document.body.classList.contains('tv-present')", timeout=15_000)
+        page.get_by_role("tab", name=dict(TABS)[tab]).click()
+        panel = page.locator(f"#{tab}")
+        panel.get_by_role("button", name=RUN[tab]).click()
+        panel.get_by_text(".json").first.wait_for(timeout=180_000)  # the final result (views export when done)
+        page.wait_for_timeout(1500)  # the reveal and the plots' presentation scaling have run
+        page.screenshot(path=str(SHOTS / f"present-fit-{tab[4:]}.png"))
+        boxes = page.evaluate("""([b, r]) => [b, r].map((q) => { const x = document.querySelector(q).getBoundingClientRect();
+            return [x.left, x.top, x.right, Math.min(x.bottom, x.top + 300)]; })""",
+                              [f"#{view} .tv-inputs button.primary", result])
+        for left, top, right, bottom in boxes:  # the run button, and the first 300 px of the result
+            assert 0 <= left and right <= 1280 and 0 <= top and bottom <= 720, (tab, boxes)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 2, f"{tab}: {overflow}px of horizontal scrolling"
+    finally:
+        page.close()

@@ -62,18 +62,24 @@ def build(page: Page) -> None:
                     "symbol = how the task was given (paper Fig. 4). Grouping by colour and mixing of symbols means one "
                     "representation across modalities. t-SNE/UMAP distances are not faithful; the silhouettes are "
                     "computed in the original space.", elem_classes=["tab-intro"])
-        with gr.Row():
-            c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
-            c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS[:2], label="Specified by")
-        with gr.Row():
-            c["layer"] = layer_slider(page)
-            c["method"] = gr.Radio(["tsne", "umap", "pca"], value="tsne", label="Projection")
-            c["what"] = gr.Radio(["task vectors", "context embeddings"], value="task vectors", label="Points")
-            c["n_sets"] = gr.Slider(2, 30, value=10, step=1, label="example sets per task and modality")
-        btn = gr.Button("Project", variant="primary")
-        sil = gr.Markdown(elem_id="clusters-result")
-        plot = gr.Plot(show_label=False)
-        files = gr.File(label="Exports", file_count="multiple")
+        with gr.Row(elem_id="clusters-view", elem_classes=["tv-view"]):
+            with gr.Column(elem_classes=["tv-inputs"]):
+                with gr.Row():
+                    c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
+                    c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS[:2], label="Specified by")
+                with gr.Row():
+                    c["layer"] = layer_slider(page)
+                    c["method"] = gr.Radio(["tsne", "umap", "pca"], value="tsne", label="Projection")
+                btn = gr.Button("Project", variant="primary")
+                with gr.Accordion("More settings: points, example sets", open=False):
+                    with gr.Row():
+                        c["what"] = gr.Radio(["task vectors", "context embeddings"], value="task vectors",
+                                             label="Points")
+                        c["n_sets"] = gr.Slider(2, 30, value=10, step=1, label="example sets per task and modality")
+            with gr.Column(elem_classes=["tv-results"]):
+                sil = gr.Markdown(elem_id="clusters-result")
+                plot = gr.Plot(show_label=False)
+                files = gr.File(label="Exports", file_count="multiple")
     page.task_pickers.append(c["names"])
     page.results += [plot, sil, files]
-    reveal(wire(btn.click, stream_clusters, c, [plot, sil, files], api_name="clusters", **HEAVY), "clusters-result")
+    reveal(wire(btn.click, stream_clusters, c, [plot, sil, files], api_name="clusters", **HEAVY), "clusters-result", present="clusters-view")

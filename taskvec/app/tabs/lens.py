@@ -60,23 +60,27 @@ def build(page: Page) -> None:
         gr.Markdown("**What am I looking at?** The residual at the last ':' read through the model's own unembedding "
                     "(logit lens) at every layer: the guess moves from the **input** to the **task** word to the "
                     "**answer** (paper Fig. 12-13).", elem_classes=["tab-intro"])
-        with gr.Row():
-            c["task"] = gr.Dropdown(page.names, value=page.names[0], label="Task")
-            c["kind"] = gr.Radio(KINDS[:2], value="text examples", label="Examples as")
-            c["n_sets"] = gr.Slider(2, 100, value=20, step=1, label="K example sets (band = spread)")
-            c["n_examples"] = gr.Slider(1, 10, value=5, step=1, label="N examples per set")
-        with gr.Row():
-            c["seed"] = gr.Number(0, label="seed", precision=0)
-            c["task_word"] = gr.Textbox(label="Task word (default: the task's, e.g. 'capital')")
-            c["input_word"] = gr.Textbox(label="Input token (default: the delimiter ':'; the paper used 'auf' "
-                                               "for Idefics2; {query} = each set's query word)")
-            c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k in the heatmap")
-        btn = gr.Button("Read the residual stream", variant="primary")
-        phase = gr.Plot(show_label=False, elem_id="lens-phase")
-        with gr.Row():
-            heat, top1 = gr.Plot(show_label=False), gr.Plot(show_label=False)
-        prompt = gr.Markdown()
-        files = gr.File(label="Exports", file_count="multiple")
+        with gr.Row(elem_id="lens-view", elem_classes=["tv-view"]):
+            with gr.Column(elem_classes=["tv-inputs"]):
+                with gr.Row():
+                    c["task"] = gr.Dropdown(page.names, value=page.names[0], label="Task")
+                    c["kind"] = gr.Radio(KINDS[:2], value="text examples", label="Examples as")
+                    c["n_sets"] = gr.Slider(2, 100, value=20, step=1, label="K example sets (band = spread)")
+                    c["n_examples"] = gr.Slider(1, 10, value=5, step=1, label="N examples per set")
+                btn = gr.Button("Read the residual stream", variant="primary")
+                with gr.Accordion("More settings: seed, task word, input token, top-k", open=False):
+                    with gr.Row():
+                        c["seed"] = gr.Number(0, label="seed", precision=0)
+                        c["task_word"] = gr.Textbox(label="Task word (default: the task's, e.g. 'capital')")
+                        c["input_word"] = gr.Textbox(label="Input token (default: the delimiter ':'; the paper used 'auf' "
+                                                           "for Idefics2; {query} = each set's query word)")
+                        c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k in the heatmap")
+            with gr.Column(elem_classes=["tv-results"]):
+                phase = gr.Plot(show_label=False, elem_id="lens-phase")
+                with gr.Row():
+                    heat, top1 = gr.Plot(show_label=False), gr.Plot(show_label=False)
+                prompt = gr.Markdown()
+                files = gr.File(label="Exports", file_count="multiple")
     page.task_pickers.append(c["task"])
     page.results += [phase, heat, top1, prompt, files]
-    reveal(wire(btn.click, stream_lens, c, [phase, heat, top1, prompt, files], api_name="lens", **MODEL), "lens-phase")
+    reveal(wire(btn.click, stream_lens, c, [phase, heat, top1, prompt, files], api_name="lens", **MODEL), "lens-phase", present="lens-view")

@@ -34,16 +34,19 @@ def build(page: Page) -> None:
         gr.Markdown("**What am I looking at?** Cosine similarity between task vectors of tasks given as text, image "
                     "examples or instruction (and a base LLM's): high within a task across modalities is the paper's "
                     "cross-modal finding (Sec. 4, Fig. 5).", elem_classes=["tab-intro"])
-        with gr.Row():
-            c["names"] = gr.CheckboxGroup(page.names, value=page.names[:3], label="Tasks")
-            c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS, label="Specified by")
-            c["layer"] = layer_slider(page)
-            c["base"] = gr.Textbox(label="Base LLM to compare (optional, same hidden size)",
-                                   placeholder="HuggingFaceTB/SmolLM2-135M-Instruct")
-            c["center"] = gr.Checkbox(False, label="Subtract the mean vector first (contrast between tasks)")
-        btn = gr.Button("Cosine matrix", variant="primary")
-        plot = gr.Plot(show_label=False, elem_id="similarity-plot")
-        files = gr.File(label="Exports", file_count="multiple")
+        with gr.Row(elem_id="similarity-view", elem_classes=["tv-view"]):
+            with gr.Column(elem_classes=["tv-inputs"]):
+                with gr.Row():
+                    c["names"] = gr.CheckboxGroup(page.names, value=page.names[:3], label="Tasks")
+                    c["kinds"] = gr.CheckboxGroup(KINDS, value=KINDS, label="Specified by")
+                    c["layer"] = layer_slider(page)
+                    c["base"] = gr.Textbox(label="Base LLM to compare (optional, same hidden size)",
+                                           placeholder="HuggingFaceTB/SmolLM2-135M-Instruct")
+                    c["center"] = gr.Checkbox(False, label="Subtract the mean vector first (contrast between tasks)")
+                btn = gr.Button("Cosine matrix", variant="primary")
+            with gr.Column(elem_classes=["tv-results"]):
+                plot = gr.Plot(show_label=False, elem_id="similarity-plot")
+                files = gr.File(label="Exports", file_count="multiple")
     page.task_pickers.append(c["names"])
     page.results += [plot, files]
-    reveal(wire(btn.click, run_similarity, c, [plot, files], api_name="similarity", **HEAVY), "similarity-plot")
+    reveal(wire(btn.click, run_similarity, c, [plot, files], api_name="similarity", **HEAVY), "similarity-plot", present="similarity-view")

@@ -52,14 +52,17 @@ def build(page: Page) -> dict:
                     "what the vector 'means' (paper Tables 6 and 13). Text, image and instruction vectors of one task "
                     "decode to similar words. Each cell: the top-k tokens with their lens probability.",
                     elem_classes=["tab-intro"])
-        with gr.Row():
-            c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
-            c["layer"] = layer_slider(page)
-            c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k")
-        btn = gr.Button("Decode the task vectors", variant="primary")
-        table = gr.Dataframe(label="Top-k decodings: text examples | image examples | instruction", wrap=True, elem_id="summaries-table",
-                             column_widths=["16%", "28%", "28%", "28%"])
-        files = gr.File(label="Exports", file_count="multiple")
+        with gr.Row(elem_id="summaries-view", elem_classes=["tv-view"]):
+            with gr.Column(elem_classes=["tv-inputs"]):
+                with gr.Row():
+                    c["names"] = gr.CheckboxGroup(page.names, value=page.names, label="Tasks")
+                    c["layer"] = layer_slider(page)
+                    c["k"] = gr.Slider(1, 10, value=5, step=1, label="top-k")
+                btn = gr.Button("Decode the task vectors", variant="primary")
+            with gr.Column(elem_classes=["tv-results"]):
+                table = gr.Dataframe(label="Top-k decodings: text examples | image examples | instruction", wrap=True, elem_id="summaries-table",
+                                     column_widths=["16%", "28%", "28%", "28%"])
+                files = gr.File(label="Exports", file_count="multiple")
         with gr.Accordion("Add a task to this session's library", open=False):
             new = {"state": page.state}
             with gr.Row():
@@ -70,7 +73,7 @@ def build(page: Page) -> dict:
             new["button"] = gr.Button("Add task")
     page.task_pickers.append(c["names"])
     page.results += [table, files]
-    reveal(wire(btn.click, run_summaries, c, [table, files], api_name="summaries", **HEAVY), "summaries-table")
+    reveal(wire(btn.click, run_summaries, c, [table, files], api_name="summaries", **HEAVY), "summaries-table", present="summaries-view")
     return new
 
 

@@ -65,19 +65,22 @@ def build(page: Page) -> None:
         gr.Markdown("**What am I looking at?** The task vector patched at each layer in turn, scored over held-out "
                     "queries (paper Fig. 10): the layers where the task is represented light up; dotted = Prompt, "
                     "dashed = No Context, band = ±1 binomial standard error.", elem_classes=["tab-intro"])
-        with gr.Row():
-            c["task"] = gr.Dropdown(page.names, value=task0 if task0 in page.names else page.names[0], label="Task")
-            c["vector_kind"] = gr.Radio(KINDS, value="text examples", label="Vector from")
-            c["query_kind"] = gr.Radio(["text", "image"], value="image", label="Queries as")
-            c["n_queries"] = gr.Slider(1, 100, value=n0, step=1, label="test queries (vectors from the val split)")
-        with gr.Accordion("Or one query of your own: plot P(expected answer) per layer", open=False):
-            with gr.Row():
-                c["query_text"] = gr.Textbox(label="Query text")
-                c["query_image"] = IN.image_upload(label="or query image", height=140)
-                c["expected"] = gr.Textbox(label="Expected answer (its first token is scored)")
-        btn = gr.Button("Patch at every layer", variant="primary")
-        plot = gr.Plot(show_label=False, elem_id="sweep-plot")
-        files = gr.File(label="Exports", file_count="multiple")
+        with gr.Row(elem_id="sweep-view", elem_classes=["tv-view"]):
+            with gr.Column(elem_classes=["tv-inputs"]):
+                with gr.Row():
+                    c["task"] = gr.Dropdown(page.names, value=task0 if task0 in page.names else page.names[0], label="Task")
+                    c["vector_kind"] = gr.Radio(KINDS, value="text examples", label="Vector from")
+                    c["query_kind"] = gr.Radio(["text", "image"], value="image", label="Queries as")
+                    c["n_queries"] = gr.Slider(1, 100, value=n0, step=1, label="test queries (vectors from the val split)")
+                with gr.Accordion("Or one query of your own: plot P(expected answer) per layer", open=False):
+                    with gr.Row():
+                        c["query_text"] = gr.Textbox(label="Query text")
+                        c["query_image"] = IN.image_upload(label="or query image", height=140)
+                        c["expected"] = gr.Textbox(label="Expected answer (its first token is scored)")
+                btn = gr.Button("Patch at every layer", variant="primary")
+            with gr.Column(elem_classes=["tv-results"]):
+                plot = gr.Plot(show_label=False, elem_id="sweep-plot")
+                files = gr.File(label="Exports", file_count="multiple")
     page.task_pickers.append(c["task"])
     page.results += [plot, files]
-    reveal(wire(btn.click, run_sweep, c, [plot, files], api_name="layer_sweep", **MODEL), "sweep-plot")
+    reveal(wire(btn.click, run_sweep, c, [plot, files], api_name="layer_sweep", **MODEL), "sweep-plot", present="sweep-view")
