@@ -171,10 +171,14 @@ def check_delimiter_image(adapter: Adapter, quick: bool) -> CheckResult:
         prompt = icl_prompt(PAIRS, _image(3))
         ok, where = _delimiter_ok(adapter, prompt)
         what = f"image examples refused ({str(e).split(';')[0]}); text examples + 1 image query"
-    # and the model runs on that layout (image features fill exactly the placeholder tokens)
+    # the adapter finds the image feature tokens (context embeddings need them) ...
+    enc = adapter.encode([prompt])
+    runs = adapter.image_runs(enc.input_ids[0, : int(enc.lengths[0])].tolist())
+    # ... and the model runs on that layout (image features fill exactly the placeholder tokens)
     finite = bool(torch.isfinite(first_token_logits(adapter, prompt)).all())
-    return CheckResult("delimiter_image", ok and finite, None, None,
-                       f"{what}: ':' of the last 'A:' at {where}; forward on it {'ok' if finite else 'NOT FINITE'}")
+    return CheckResult("delimiter_image", ok and finite and bool(runs), None, None,
+                       f"{what}: ':' of the last 'A:' at {where}; {len(runs)} run(s) of image tokens "
+                       f"({sum(map(len, runs))} tokens); forward on it {'ok' if finite else 'NOT FINITE'}")
 
 
 def _extend(inputs: dict, new_ids: torch.Tensor) -> dict:

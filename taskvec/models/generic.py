@@ -33,10 +33,15 @@ def image_placeholder(model: nn.Module, processor: Any) -> str | None:
             value = getattr(owner, attr, None)
             if isinstance(value, str) and value:
                 return value
+    return _config_image_token(model, tok)
+
+
+def _config_image_token(model: nn.Module, tokenizer) -> str | None:
+    cfg = model.config
     for attr in IMAGE_ID_ATTRS:
-        value = getattr(model.config, attr, None)
-        if isinstance(value, int) and 0 <= value < len(tok):
-            return tok.convert_ids_to_tokens(value)
+        value = getattr(cfg, attr, None)
+        if isinstance(value, int) and 0 <= value < len(tokenizer):
+            return tokenizer.convert_ids_to_tokens(value)
     return None
 
 
@@ -54,7 +59,10 @@ class GenericAdapter(Adapter):
         super().__init__(model, processor, model_id, revision, meaningless_weights)
         placeholder = image_placeholder(model, processor)
         self.image_placeholder = placeholder
-        self.image_token_names = (placeholder,) if placeholder else ()
+        # the tokens that stand for image features: the placeholder, and the token the config names (processors
+        # such as Aya Vision's expand the placeholder into other tokens, whose id the model fills with features)
+        feature = _config_image_token(model, self.tokenizer) if placeholder else None
+        self.image_token_names = tuple(dict.fromkeys(t for t in (placeholder, feature) if t))
         self.family = f"generic:{model.config.model_type}"
         try:  # the standard layout, checked now rather than at the first forward
             self.decoder_layers, self.final_norm, self.lm_head
@@ -82,13 +90,36 @@ class GenericAdapter(Adapter):
 class DeclaredAdapter(GenericAdapter):
     """The generic layout reading for a family file that has verified its types on tiny builds and
     declares the capabilities its text model has (causal attention, custom 4-D masks): the fast
-    sweeps apply. Its ``family`` is the model type."""
+    sweeps apply. Its ``family`` is the model type. Two declarative quirks a family may set:
+
+    - ``processor_defaults``: {"images_kwargs": {...}, "text_kwargs": {...}} merged into the
+      processor's call defaults at load (e.g. one tile per image, right padding);
+    - ``image_end_token``: an image's feature tokens are interrupted by row or tile markers, so one
+      image's run is every feature token up to this token (else: consecutive feature tokens).
+    """
 
     causal_prefix = True
     packed_sweep = True
     verified = True
+    processor_defaults: dict = {}
+    image_end_token: str | None = None
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):
+        for attr, values in self.processor_defaults.items():
+            setattr(processor, attr, {**(getattr(processor, attr, None) or {}), **values})
         super().__init__(model, processor, model_id, revision, meaningless_weights)
         self.family = model.config.model_type
+
+    def image_runs(self, ids):
+        if self.image_end_token is None:
+            return super().image_runs(ids)
+        end = self.tokenizer.get_vocab().get(self.image_end_token)
+        runs, cur = [], []
+        for i, t in enumerate(ids):
+            if int(t) in self.image_token_ids:
+                cur.append(i)
+            elif int(t) == end and cur:
+                runs.append(cur)
+                cur = []
+        return runs + ([cur] if cur else [])

@@ -142,19 +142,23 @@ def test_models_verify_runs_the_invariants_on_every_tiny_build(capsys):
     assert all(r["invariants_pass"] for r in rows), [r for r in rows if not r["invariants_pass"]]
 
 
-def test_internvl_loads_its_processor_without_tiling(tmp_path):
-    """On the real loading path (a saved processor with the hub's defaults: tiling on, left padding),
-    the adapter makes one image one tile and pads on the right."""
-    from transformers import InternVLProcessor
-
-    model, proc = build_tiny("internvl")
+@pytest.mark.parametrize("model_type", ["internvl", "aya_vision"])
+def test_tiling_processors_load_as_one_tile_per_image(model_type, tmp_path):
+    """On the real loading path (a saved processor with the hub's call defaults: tiling on, left padding),
+    the family adapter makes one image one tile, pads on the right, and finds one run per image."""
+    model, proc = build_tiny(model_type)
+    for attr in ("images_kwargs", "text_kwargs"):  # back to the processor class's defaults, as a hub load has them
+        proc.__dict__.pop(attr, None)
+    assert type(proc).images_kwargs.get("crop_to_patches") is True
     model.save_pretrained(tmp_path)
     proc.save_pretrained(tmp_path)
     adapter = load_model(str(tmp_path))
-    assert isinstance(adapter.processor, InternVLProcessor)
-    wide = query_prompt(color_image(4, size=(90, 40)))  # tiled into several crops by the processor's default
-    raw = InternVLProcessor.images_kwargs["crop_to_patches"] and adapter.processor.images_kwargs["crop_to_patches"]
-    assert raw is False
+    assert adapter.processor.images_kwargs["crop_to_patches"] is False
+    wide = query_prompt(color_image(4, size=(90, 40)))  # several crops under the processor's default
     enc = adapter.encode([wide, icl_prompt(PAIRS, color_image(5))])  # a batch: right padding required
-    ids = enc.input_ids[0, : int(enc.lengths[0])].tolist()
-    assert [len(r) for r in adapter.image_runs(ids)] == [4]
+    one = adapter.encode([wide])
+    assert torch.equal(enc.input_ids[0, : int(enc.lengths[0])], one.input_ids[0])
+    ids = enc.input_ids[1, : int(enc.lengths[1])].tolist()
+    assert len(adapter.image_runs(ids)) == 1
+    n = [len(r) for r in adapter.image_runs(one.input_ids[0].tolist())]  # one image, one block, whatever its size
+    assert n == [len(adapter.image_runs(ids)[0])]

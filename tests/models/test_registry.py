@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FAMILY_TYPES = {"idefics3": ("idefics3", "smolvlm"), "idefics2": ("idefics2",), "llava": ("llava",),
                 "llava_onevision": ("llava_onevision",),
                 "llava_style": ("llava_next", "llava_next_video", "vipllava", "video_llava"),
-                "mistral3": ("mistral3",), "internvl": ("internvl",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"), "fuyu": ("fuyu",),
+                "mistral3": ("mistral3",), "internvl": ("internvl",),
+                "aya_vision": ("aya_vision",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"), "fuyu": ("fuyu",),
                 "gemma3": ("gemma3",), "gemma3_text": ("gemma3_text",), "causal_lm": ("llama", "mistral", "qwen2")}
 
 

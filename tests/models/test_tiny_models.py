@@ -32,7 +32,7 @@ VLMS = [f for f in TINY_FAMILIES if f not in TEXT_ONLY_FAMILIES]
 DOCUMENTED_LAYERS_PATH = {
     **dict.fromkeys(("idefics3", "smolvlm", "idefics2"), "model.text_model.layers"),
     **dict.fromkeys(("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "fuyu", "gemma3", "llava_next",
-                     "llava_next_video", "vipllava", "video_llava", "mistral3", "internvl"),
+                     "llava_next_video", "vipllava", "video_llava", "mistral3", "internvl", "aya_vision"),
                     "model.language_model.layers"),
     **dict.fromkeys(("llama", "mistral", "qwen2", "gemma3_text"), "model.layers"),
 }

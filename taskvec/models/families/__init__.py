@@ -13,6 +13,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "llava_style",
     "mistral3",
     "internvl",
+    "aya_vision",
     "qwen2_vl",
     "fuyu",
     "gemma3",

@@ -17,11 +17,7 @@ from taskvec.models.registry import Family, TinySpec, register_family
 class InternVLAdapter(DeclaredAdapter):
     """One tile per image, right padding: set as the processor's call defaults."""
 
-    def __init__(self, model, processor, model_id: str = "", revision: str | None = None,
-                 meaningless_weights: bool = False):
-        processor.images_kwargs = {**getattr(processor, "images_kwargs", {}), "crop_to_patches": False}
-        processor.text_kwargs = {**getattr(processor, "text_kwargs", {}), "padding_side": "right"}
-        super().__init__(model, processor, model_id, revision, meaningless_weights)
+    processor_defaults = {"images_kwargs": {"crop_to_patches": False}, "text_kwargs": {"padding_side": "right"}}
 
 
 TINY = {"internvl": TinySpec(3, "InternViT 28 px / 7 px patches, pixel shuffle 0.5: 4 <IMG_CONTEXT> per image between "

@@ -8,8 +8,6 @@ one image is not one run of consecutive placeholder tokens. ``image_runs`` group
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 
 from taskvec.models.generic import DeclaredAdapter
@@ -19,17 +17,7 @@ from taskvec.models.registry import Family, TinySpec, register_family
 class Mistral3Adapter(DeclaredAdapter):
     """Pixtral's [IMG] rows with [IMG_BREAK]; an image ends at [IMG_END]."""
 
-    def image_runs(self, ids: Sequence[int]) -> list[list[int]]:
-        vocab = self.tokenizer.get_vocab()
-        img, end = vocab.get(self.image_placeholder), vocab.get("[IMG_END]")
-        runs, cur = [], []
-        for i, t in enumerate(ids):
-            if int(t) == img:
-                cur.append(i)
-            elif int(t) == end and cur:
-                runs.append(cur)
-                cur = []
-        return runs + ([cur] if cur else [])
+    image_end_token = "[IMG_END]"
 
 
 TINY = {"mistral3": TinySpec(3, "Pixtral tower 28 px / 7 px patches, spatial merge 2: 2 rows of 2 [IMG], "
