@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from taskvec.plot.style import NOTE_FONT, SERIES_COLORS, color, layout, symbol
+from taskvec.plot.style import LAYER_AXIS, NOTE_FONT, SERIES_COLORS, color, layout, symbol
 
 
 def cluster_figure(xy, tasks: Sequence[str], modalities: Sequence[str], title: str = "Task vectors",
@@ -70,6 +70,6 @@ def cosine_figure(per_layer: Mapping[str, Sequence[float]], title: str = "Cosine
         fig.add_vline(x=chosen_layer, line=dict(color=SERIES_COLORS["layer"], width=1.5, dash="dash"),
                       annotation_text=f"chosen layer {chosen_layer}", annotation_position="top",
                       annotation_font_color=SERIES_COLORS["layer"])
-    fig.update_xaxes(title_text="layer", dtick=1 if max((len(y) for y in per_layer.values()), default=0) <= 40 else None)
+    fig.update_xaxes(title_text=LAYER_AXIS, dtick=1 if max((len(y) for y in per_layer.values()), default=0) <= 40 else None)
     fig.update_yaxes(title_text="cosine", range=[-1.02, 1.02])
     return layout(fig, title, note, height=440)

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from taskvec.plot.style import (NOTE_FONT, ROLE_COLORS, ROLES, SUBTITLE_FONT, band_trace, color, layout,
+from taskvec.plot.style import (LAYER_AXIS, NOTE_FONT, ROLE_COLORS, ROLES, SUBTITLE_FONT, band_trace, color, layout,
                                 show_token)
 
 PHASE_Y = "relative probability"
@@ -51,7 +51,7 @@ def phase_figure(mean, std=None, tokens: Sequence[str] = (), labels: Sequence[st
     """
     fig = go.Figure(_phase_traces(mean, std, labels, tokens, legend=True, with_tokens=True))
     L1 = len(fig.data[-1].x)
-    fig.update_xaxes(title="residual layer (0 = embeddings)", dtick=1 if L1 <= 40 else None)
+    fig.update_xaxes(title=LAYER_AXIS, dtick=1 if L1 <= 40 else None)
     fig.update_yaxes(title=PHASE_Y, range=[0, 1])
     return layout(fig, title, _band_note(note, std is not None, n_runs), height=440, legend="below")
 
@@ -93,7 +93,7 @@ def lens_heatmap(tokens: Sequence[Sequence[str]], probs: Sequence[Sequence[float
                                colorscale="Blues", zmin=0, x=[f"top {i + 1}" for i in range(P.shape[1])],
                                y=list(range(P.shape[0])), colorbar=dict(title="p"),
                                hovertemplate="layer %{y}, %{x}: %{text} p=%{z:.4f}<extra></extra>"))
-    fig.update_yaxes(title="residual layer", autorange="reversed", dtick=1 if P.shape[0] <= 40 else None)
+    fig.update_yaxes(title="layer l (paper L = l - 1)", autorange="reversed", dtick=1 if P.shape[0] <= 40 else None)
     return layout(fig, title, note, height=max(340, 28 * P.shape[0] + 150))
 
 
@@ -114,7 +114,7 @@ def top1_figure(dist: Sequence[Sequence[tuple[str, float]]],
         fig.add_trace(go.Bar(x=xs, y=ys, text=txt, textposition="inside", name=f"#{rank + 1} token",
                              marker_color=color(rank), hovertemplate="layer %{x}: %{text} share %{y:.2f}<extra></extra>"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title="residual layer", dtick=1 if len(dist) <= 40 else None)
+    fig.update_xaxes(title=LAYER_AXIS, dtick=1 if len(dist) <= 40 else None)
     fig.update_yaxes(title="share of runs", range=[0, 1])
     return layout(fig, title, note, height=420, legend="below")
 
@@ -155,6 +155,6 @@ def top1_roles_figure(dist: Sequence[Sequence[tuple[str, float]]], input_token: 
         fig.add_trace(go.Bar(x=xs, y=ys, name=names[r], marker_color=ROLE_COLORS.get(r, "#BAB0AC"),
                              hovertemplate="layer %{x}: %{y:.0%}<extra>" + names[r] + "</extra>"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(title="residual layer", dtick=1 if len(dist) <= 40 else None)
+    fig.update_xaxes(title=LAYER_AXIS, dtick=1 if len(dist) <= 40 else None)
     fig.update_yaxes(title="share of example sets", range=[0, 1], tickformat=".0%")
     return layout(fig, title, note, height=420, legend="below")

@@ -116,3 +116,7 @@ def layout(fig: go.Figure, title: str, note: str | None = None, height: int = 42
                       font=dict(size=FONT), template=TEMPLATE, height=height,
                       margin=dict(t=top, l=70, r=30, b=bottom), **kw)
     return fig
+
+
+# the x/y title of every per-layer axis: taskvec's residual numbering, with the paper's beside it
+LAYER_AXIS = "residual layer l (0 = embeddings; paper's L = l - 1)"

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from taskvec.plot.style import SERIES_COLORS, SUBTITLE_FONT, band_trace, binomial_band, layout, pick
+from taskvec.plot.style import LAYER_AXIS, SERIES_COLORS, SUBTITLE_FONT, band_trace, binomial_band, layout, pick
 
 BASELINES = (("Prompt", "dot"), ("No Context", "dash"))
 
@@ -63,7 +63,7 @@ def sweep_figure(curves: Sequence[float] | Mapping[str, Sequence[float]],
     if in_unit:
         fig.update_yaxes(range=[-0.03, 1.05])
     fig.update_xaxes(dtick=1 if len(panels[names[0]]) <= 40 else None)
-    fig.update_xaxes(title_text="residual layer patched (0 = embeddings)" if not grid else "layer", row=rows)
+    fig.update_xaxes(title_text=LAYER_AXIS if not grid else "layer l", row=rows)
     fig.update_yaxes(title_text=ylabel, col=1)
     parts = [note]
     if chosen_layer is not None:
