@@ -13,22 +13,23 @@ from taskvec.testing import TEXT_ONLY_FAMILIES as TEXT_ONLY, TINY_FAMILIES, colo
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_run_json_on_every_family(family, tmp_path, capsys):
-    args = ["run", "--model", f"tiny-random/{family}", "--examples", "France:Paris; Italy:Rome; Peru:Lima",
+    """`run` answers on every supported tiny model with a text query, and on every VLM with an image query."""
+    base = ["run", "--model", f"tiny-random/{family}", "--examples", "France:Paris; Italy:Rome; Peru:Lima",
             "--layer", "1", "--json", "--max-new-tokens", "3", "--n-sets", "3"]
-    if family in TEXT_ONLY:
-        args += ["--query-text", "Spain"]
-    else:
+    queries = [["--query-text", "Spain"]]
+    if family not in TEXT_ONLY:
         img = tmp_path / "q.png"
         color_image(5).save(img)
-        args += ["--query-image", str(img), "--instruction", "The capital city of the country:"]
-    assert main(args) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["model"]["meaningless_weights"] is True and out["layer"] == 1
-    for method in ("no_context", "prompt", "patch"):
-        top = out[method]["first_token_top"]
-        assert len(top["tokens"]) == 5 and top["probs"] == sorted(top["probs"], reverse=True)
-        assert 0 < sum(top["probs"]) <= 1.0001
-    assert out["random"] == "Paris"
+        queries.append(["--query-image", str(img), "--instruction", "The capital city of the country:"])
+    for query in queries:
+        assert main(base + query) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["model"]["meaningless_weights"] is True and out["layer"] == 1
+        for method in ("no_context", "prompt", "patch"):
+            top = out[method]["first_token_top"]
+            assert len(top["tokens"]) == 5 and top["probs"] == sorted(top["probs"], reverse=True)
+            assert 0 < sum(top["probs"]) <= 1.0001
+        assert out["random"] == "Paris"
 
 
 @pytest.mark.parametrize("args, needle", [
