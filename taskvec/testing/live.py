@@ -1,6 +1,7 @@
 """``live_app``: ``python app.py ...`` as a subprocess on a free loopback port, for end-to-end tests
 (browser, gradio_client, raw HTTP). Waits until the page answers, yields its URL, and always stops
-the process; a start failure shows the app's own log."""
+the process; a start failure shows the app's own log. ``screenshot_dir``: where those tests save
+screenshots (a temporary folder unless ``TASKVEC_SCREENSHOTS=docs`` asks to refresh the docs')."""
 
 from __future__ import annotations
 
@@ -16,6 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, so a test run leaves the checkout
+    as it was; ``TASKVEC_SCREENSHOTS=docs`` refreshes the documentation's (``docs/screenshots``), any other
+    value is a folder."""
+    want = os.environ.get("TASKVEC_SCREENSHOTS", "")
+    if want == "docs":
+        path = ROOT / "docs" / "screenshots"
+    elif want:
+        path = Path(want)
+    else:
+        path = Path(tempfile.gettempdir()) / "taskvec-screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def free_port() -> int:

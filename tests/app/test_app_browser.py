@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from taskvec.testing.live import live_app
+from taskvec.testing.live import live_app, screenshot_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # a temp folder; TASKVEC_SCREENSHOTS=docs refreshes docs/screenshots
 EXAMPLES = "France : Paris\nItaly : Rome\nSpain : Madrid\nJapan : Tokyo"
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from taskvec.testing.live import live_app
+from taskvec.testing.live import live_app, screenshot_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # a temp folder; TASKVEC_SCREENSHOTS=docs refreshes docs/screenshots
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TABS = (("tab-playground", "Patch playground"), ("tab-sweep", "Layer sweep"), ("tab-lens", "Logit lens and phases"),
         ("tab-summaries", "Task summaries"), ("tab-clusters", "Clusters"), ("tab-similarity", "Similarity"),
