@@ -107,18 +107,6 @@ def _with_budget(fn, args, kwargs):
     return bound.args, bound.kwargs
 
 
-def _steps_within(steps, deadline):
-    """The generator ``steps`` with each step run under the request's ``deadline`` (Gradio runs every ``next()``
-    of a generator handler on its own, in a fresh context)."""
-    while True:
-        with within(deadline):
-            try:
-                step = next(steps)
-            except StopIteration:
-                return
-        yield step
-
-
 def check_arguments(fn, args, kwargs) -> None:
     """API-only junk refused at the boundary: over-long text, text that is not valid Unicode (a lone
     surrogate), and non-finite numbers, each named by the handler's parameter."""
@@ -151,50 +139,76 @@ def guard(fn):
     memory is collected after every request.
 
     With a time limit (``HOST.time_limit``), the request runs under its own deadline and its progress
-    callback checks it at every step (``Budgeted``)."""
+    callback checks it at every step (``Budgeted``).
+
+    A generator handler (a view that streams partial results) is guarded step by step: Gradio runs each
+    ``next()`` on its own, in a fresh context, so every step gets the same error boxes and runs under the
+    request's one deadline, set when the request starts."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def steps(*args, **kwargs):
+            with _user_errors(fn):
+                check_arguments(fn, args, kwargs)
+                with time_limit(HOST.time_limit) as deadline:
+                    if HOST.time_limit:
+                        args, kwargs = _with_budget(fn, args, kwargs)
+                    gen = fn(*args, **kwargs)
+            while True:
+                with _user_errors(fn), within(deadline):
+                    try:
+                        out = next(gen)
+                    except StopIteration:
+                        return
+                yield out
+        return steps
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        failed = True
-        try:
+        with _user_errors(fn):
             check_arguments(fn, args, kwargs)
-            with time_limit(HOST.time_limit) as deadline:
+            with time_limit(HOST.time_limit):
                 if HOST.time_limit:
                     args, kwargs = _with_budget(fn, args, kwargs)
-                out = fn(*args, **kwargs)
-            if deadline is not None and inspect.isgenerator(out):  # a streaming view: one budget for all its steps
-                out = _steps_within(out, deadline)
-            failed = False
-            return out
-        except gr.Error as e:  # raised on purpose by a handler: a user's mistake, no traceback
-            e.message, e.print_exception = _bounded(e.message), False
-            raise
-        except TimeLimitError as e:  # the operator sees which view runs too long; no traceback
-            LOG.warning("%s stopped by the time limit: %s", fn.__name__, e)
-            raise user_error(str(e)) from None
-        except TaskvecError as e:
-            raise user_error(str(e)) from None
-        except (KeyboardInterrupt, SystemExit, GeneratorExit):
-            raise
-        except MemoryError:
-            LOG.exception("out of memory in %s", fn.__name__)
-            raise user_error("The server ran out of memory for this request; try fewer example sets, tasks or "
-                             "queries, or smaller images.") from None
-        except Exception as e:  # noqa: BLE001 - show it, log it, keep serving
-            LOG.exception("unexpected error in %s", fn.__name__)
-            detail = "" if HOST.public else f": {e}"
-            raise user_error(f"Unexpected error ({type(e).__name__}){detail}. It was logged; if the inputs "
-                             "look right, please report it.") from None
-        except BaseException as e:  # noqa: BLE001 - e.g. a Rust panic in a tokenizer (PanicException)
-            LOG.error("%s in %s", type(e).__name__, fn.__name__, exc_info=True)
-            raise user_error(f"The model's tokenizer or a native library failed on this input "
-                             f"({type(e).__name__}). Check it for unusual characters or extreme numbers; "
-                             "nothing was changed.") from None
-        finally:
-            if HOST.public:
-                if failed:
-                    HOST.drop_source()
-                gc.collect()
+                return fn(*args, **kwargs)
     return wrapper
+
+
+@contextmanager
+def _user_errors(fn):
+    """``guard``'s conversion of whatever the block raises into an error box (see ``guard``)."""
+    failed = True
+    try:
+        yield
+        failed = False
+    except gr.Error as e:  # raised on purpose by a handler: a user's mistake, no traceback
+        e.message, e.print_exception = _bounded(e.message), False
+        raise
+    except TimeLimitError as e:  # the operator sees which view runs too long; no traceback
+        LOG.warning("%s stopped by the time limit: %s", fn.__name__, e)
+        raise user_error(str(e)) from None
+    except TaskvecError as e:
+        raise user_error(str(e)) from None
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except MemoryError:
+        LOG.exception("out of memory in %s", fn.__name__)
+        raise user_error("The server ran out of memory for this request; try fewer example sets, tasks or "
+                         "queries, or smaller images.") from None
+    except Exception as e:  # noqa: BLE001 - show it, log it, keep serving
+        LOG.exception("unexpected error in %s", fn.__name__)
+        detail = "" if HOST.public else f": {e}"
+        raise user_error(f"Unexpected error ({type(e).__name__}){detail}. It was logged; if the inputs "
+                         "look right, please report it.") from None
+    except BaseException as e:  # noqa: BLE001 - e.g. a Rust panic in a tokenizer (PanicException)
+        LOG.error("%s in %s", type(e).__name__, fn.__name__, exc_info=True)
+        raise user_error(f"The model's tokenizer or a native library failed on this input "
+                         f"({type(e).__name__}). Check it for unusual characters or extreme numbers; "
+                         "nothing was changed.") from None
+    finally:
+        if HOST.public:
+            if failed:
+                HOST.drop_source()
+            gc.collect()
 
 
 def layer_of(layer, adapter) -> int:

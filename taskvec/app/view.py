@@ -6,9 +6,6 @@ import functools
 import json
 import numbers
 
-_END = object()
-
-
 def reveal(dependency, elem_id: str, present: str | None = None):
     """After ``dependency`` (a run event) finishes, scroll its results (``elem_id``) into view when they are not
     already on screen (they often land below the fold). In presentation mode the view's block ``present`` (its
@@ -44,21 +41,6 @@ def layer_slider(page, what: str = "Layer"):
     s.change(lambda l: gr.Slider(info=layer_info(l)), s, s, queue=False, api_visibility="private",
              show_progress="hidden")
     return s
-
-
-def guarded_steps(fn):
-    """``common.guard`` for a generator handler (Gradio shows each yielded output as it comes): the call and
-    every step run inside ``guard``, so an error at any step becomes the same short error box. ``guard`` itself
-    only covers the call, which for a generator function does no work."""
-    from taskvec.app.common import guard
-
-    @functools.wraps(fn)
-    def stream(*args, **kwargs):
-        steps = guard(fn)(*args, **kwargs)  # checks the arguments, makes the generator (nothing runs yet)
-        step = guard(functools.wraps(fn)(lambda: next(steps, _END)))
-        while (out := step()) is not _END:
-            yield out
-    return stream
 
 
 def final(fn):

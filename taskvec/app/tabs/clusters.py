@@ -10,7 +10,7 @@ from taskvec import plot as P
 from taskvec.analysis import clusters as CL
 from taskvec.app import exports as XP
 from taskvec.app.session import HEAVY, MODEL_LOCK, prefill, vector_cache
-from taskvec.app.view import caption, final, guarded_steps, layer_slider, reveal
+from taskvec.app.view import caption, final, layer_slider, reveal
 from taskvec.app.common import HOST, KINDS, MODEL, Page, bar, guard, spec_of, tasks_of, wire
 from taskvec.app.common import capped, layer_of
 
@@ -51,7 +51,7 @@ def cluster_steps(state, names, kinds, layer, method, what, n_sets, png, progres
 
 
 PARTS = 3  # at most this many partial projections before the final one
-stream_clusters = guarded_steps(cluster_steps)  # the button: the projection refines task by task
+stream_clusters = guard(cluster_steps)  # the button: the projection refines task by task
 run_clusters = guard(final(cluster_steps))  # the final result only (API-compatible callers, tests, benchmarks)
 
 

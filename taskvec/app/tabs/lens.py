@@ -9,7 +9,7 @@ from taskvec.analysis import phases as PH
 from taskvec.app import exports as XP
 from taskvec.app import vocab as VO
 from taskvec.app.session import MODEL_LOCK
-from taskvec.app.view import caption, final, guarded_steps, reveal
+from taskvec.app.view import caption, final, reveal
 from taskvec.app.common import HOST, KINDS, MODEL, Page, bar, guard, spec_of, tasks_of, wire
 from taskvec.app.common import capped
 
@@ -50,7 +50,7 @@ def lens_steps(state, task, kind, n_sets, n_examples, seed, task_word, k, png, i
 
 
 STEP = 8  # example sets between two partial figures (rounded up to whole forward batches)
-stream_lens = guarded_steps(lens_steps)  # the button: figures refine as sets are read
+stream_lens = guard(lens_steps)  # the button: figures refine as sets are read
 run_lens = guard(final(lens_steps))  # the final result only (API-compatible callers, tests, benchmarks)
 
 
