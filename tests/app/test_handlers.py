@@ -6,17 +6,11 @@ import pytest
 
 from taskvec.analysis import sweep
 from taskvec.data.tasks import load_task
-from taskvec.testing import tiny_adapter
 
 ui = pytest.importorskip("taskvec.app.ui")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def host():
-    old = ui.HOST.adapter
-    ui.HOST.adapter = tiny_adapter("idefics3")
-    yield ui.HOST
-    ui.HOST.adapter = old
+pytestmark = pytest.mark.usefixtures("tiny_vlm_host")
 
 
 def test_sweep_tab_draws_the_protocols_numbers():

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from taskvec.testing import tiny_adapter
 
 gr = pytest.importorskip("gradio")
 ui = pytest.importorskip("taskvec.app.ui")
@@ -19,12 +18,7 @@ from taskvec.app.tabs import lens as LT  # noqa: E402
 from taskvec.app.view import caption  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def host():
-    old = ui.HOST.adapter
-    ui.HOST.adapter = tiny_adapter("idefics3")
-    yield ui.HOST
-    ui.HOST.adapter = old
+pytestmark = pytest.mark.usefixtures("tiny_vlm_host")
 
 
 def _figs(out):
