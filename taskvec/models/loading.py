@@ -84,6 +84,7 @@ def build_tiny(family: str, seed: int = 0) -> tuple[Any, Any]:
 
 
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+PLUGIN, GGUF, TINY = "a plugin model", "a GGUF checkpoint", "a tiny random model"  # names not loaded from a hub
 
 
 def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype = "auto", device: str = "auto",
@@ -98,35 +99,35 @@ def load_model(name: str, revision: str | None = None, dtype: str | torch.dtype 
     dispatched model (each layer's tensors stay on that layer's device).
     """
     device = resolve_device(device)
-    dispatch = _dispatch(name, device_map, max_memory, offload_folder)
-    loader = registry.named_loader(name)
     from taskvec.models import gguf
 
-    local = "a plugin model" if loader is not None else "a GGUF checkpoint" if gguf.is_gguf_name(name) else None
-    if local:  # weights from a local file: a hub revision or a bitsandbytes quantization cannot apply
-        _refuse_hub_options(name, local, revision, quantization)
-    if loader is not None:
+    loader = registry.named_loader(name)
+    kind = (PLUGIN if loader is not None else GGUF if gguf.is_gguf_name(name)
+            else TINY if name.startswith(TINY_PREFIX) else None)  # None: a hub id or a local folder
+    dispatch = _dispatch(name, kind, device_map, max_memory, offload_folder)
+    if kind in (PLUGIN, GGUF):  # weights from a local file: a hub revision or a bitsandbytes quantization cannot apply
+        _refuse_hub_options(name, kind, revision, quantization)
+    if kind == PLUGIN:
         return loader.load(name, device)
-    if gguf.is_gguf_name(name):  # smollm2, gemma3-270m (registry packages) or a local *.gguf: converted once, cached
+    if kind == GGUF:  # smollm2, gemma3-270m (registry packages) or a local *.gguf: converted once, cached
         return gguf.load_gguf(name, resolve_dtype(dtype, device), device, progress=None)
-    if name.startswith(TINY_PREFIX):
+    if kind == TINY:
         model, processor = build_tiny(name[len(TINY_PREFIX):])
         cls = _adapter_for(model.config.model_type, name)
         return cls(model.to(device), processor, name, meaningless_weights=True)
     return _load_hf(name, revision, resolve_dtype(dtype, device), device, quantization, dispatch)
 
 
-def _dispatch(name: str, device_map, max_memory, offload_folder) -> dict:
-    """from_pretrained's dispatch keywords, checked before anything is read."""
+def _dispatch(name: str, kind: str | None, device_map, max_memory, offload_folder) -> dict:
+    """from_pretrained's dispatch keywords, checked before anything is read (``kind``: what ``name`` is,
+    None for a hub id or local folder)."""
     if device_map is None:
         if max_memory or offload_folder:
             raise ModelLoadError("--max-memory and --offload-folder go with --device-map (e.g. --device-map auto).")
         return {}
     if isinstance(device_map, str) and device_map not in DEVICE_MAPS:
         raise ModelLoadError(f"Unknown device map {device_map!r}; use one of {', '.join(DEVICE_MAPS)} or a module -> device dict.")
-    from taskvec.models import gguf
-
-    if registry.named_loader(name) is not None or name.startswith(TINY_PREFIX) or gguf.is_gguf_name(name):
+    if kind is not None:
         raise ModelLoadError(f"{name} is built in memory or converted from a local file; a device map applies to hub "
                              "ids and local folders (save a model with save_pretrained and load the folder).")
     out: dict[str, Any] = {"device_map": device_map}
