@@ -145,10 +145,7 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
     vecs = vectors.to(adapter.device, adapter.dtype)
     saved, side = [], adapter.tokenizer.padding_side
     try:
-        if wrapped is None:
-            from nnsight import LanguageModel
-
-            wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+        wrapped = wrapped or _nnsight_model(adapter)
         layers = _envoy(wrapped, _module_name(adapter.model, adapter.decoder_layers))
         head = _envoy(wrapped, _module_name(adapter.model, adapter.lm_head))
         with torch.no_grad(), wrapped.trace() as tracer:
@@ -164,24 +161,32 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
     return torch.cat([x.float() for x in saved])  # (L+1, V)
 
 
+def _nnsight_model(adapter):
+    """nnsight's ``LanguageModel`` around ``adapter.model`` (its deprecation notice silenced). It sets the
+    shared tokenizer to left padding: callers restore it (``nnsight_sweep`` does, after every trace)."""
+    import warnings
+
+    from nnsight import LanguageModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+
+
 def _nnsight_op(adapter, prompt, vectors):
     """A zero-arg nnsight sweep checked equal to the per-layer loop, or None (nnsight not installed)."""
     try:
-        from nnsight import LanguageModel
+        import nnsight  # noqa: F401
     except ImportError:
         return None
-    import warnings
-
     import torch
 
     from taskvec.core.sweep import naive_sweep
 
     side = adapter.tokenizer.padding_side
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # LanguageModel's deprecation notice
-            wrapped = LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
-    finally:  # the wrapper sets the shared tokenizer to left padding; taskvec's encoding needs right
+        wrapped = _nnsight_model(adapter)
+    finally:  # taskvec's encoding needs right padding
         adapter.tokenizer.padding_side = side
     got, ref = nnsight_sweep(adapter, prompt, vectors, wrapped), naive_sweep(adapter, prompt, vectors).logits
     if not torch.allclose(got.cpu(), ref.float().cpu(), atol=1e-3, rtol=1e-4):
