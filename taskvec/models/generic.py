@@ -49,7 +49,6 @@ class GenericAdapter(Adapter):
     """Any decoder-only (V)LM with the standard layout; unverified until ``taskvec check`` passes on it."""
 
     family = "generic"
-    image_placeholder_from_processor = True  # set per instance from the processor or config
     causal_prefix = False  # not declared by a family file: sweeps use the exact per-layer loop
     packed_sweep = False
     verified = False

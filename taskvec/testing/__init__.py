@@ -44,8 +44,8 @@ def image_placeholder(family: str) -> str | None:
     if family not in TINY_FAMILIES:
         raise ModelLoadError(f"No tiny model for family {family!r}. Available families: {', '.join(TINY_FAMILIES)}.")
     cls = registry.adapter_for(family)
-    if cls.image_placeholder is None and getattr(cls, "image_placeholder_from_processor", False):
-        return tiny_adapter(family).image_placeholder or None  # read from the processor at load
+    if cls.image_placeholder is None and not registry.family_for(family).text_only:
+        return tiny_adapter(family).image_placeholder or None  # a VLM whose adapter reads it from the processor
     return cls.image_placeholder or None
 
 
