@@ -85,10 +85,10 @@ def first_token_logits(adapter: Adapter, prompt: Prompt, patches_fn=None) -> tor
     """Next-token logits (V,) at the end of ``prompt``; ``patches_fn(enc) -> [Patch]`` adds patches."""
     enc = adapter.encode([prompt])
     patches = patches_fn(enc) if patches_fn else []
-    last = int(enc.lengths[0]) - 1
+    assert int(enc.lengths[0]) == enc.input_ids.shape[1], "one prompt encodes without padding"
     with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
-        out = adapter.model(**adapter.full_inputs(enc), use_cache=False)
-    return out.logits[0, last].float()
+        _, logits = adapter.logits_at(adapter.full_inputs(enc), 1, use_cache=False)
+    return logits[0, -1].float()
 
 
 def generate(adapter: Adapter, prompt: Prompt, vector: torch.Tensor | None = None, layer: int | None = None,

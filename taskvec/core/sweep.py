@@ -82,7 +82,7 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
             pre = adapter.slice_positions(enc, 0, d)
             if pos_ids is not None:
                 pre["position_ids"] = pos_ids[..., :d]
-            prefix_cache = adapter.model(**pre, use_cache=True).past_key_values
+            prefix_cache = adapter.logits_at(pre, 1, use_cache=True)[0].past_key_values  # logits unread
         if adapter.packed_sweep and prefix_cache is not None:
             logits = [_sweep_packed(adapter, enc, d, end, pos_ids, prefix_cache, chunk, per_layer, mode, scale)
                       for chunk in chunks]
@@ -122,10 +122,10 @@ def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scal
     else:
         full["position_ids"] = torch.cat([torch.arange(d), torch.arange(d, end).repeat(n)])[None].to(adapter.device)
     patches = [Patch(l, d + i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
+    last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
     with intervene(adapter.decoder_layers, patches=patches):
-        out = adapter.model(**full, use_cache=False)
-    last = d + torch.arange(n, device=out.logits.device) * s + s - 1
-    return out.logits[0, last].float().cpu()  # (n, V)
+        _, logits = adapter.logits_at(full, last, use_cache=False)
+    return logits[0].float().cpu()  # (n, V)
 
 
 def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode, scale):
@@ -142,13 +142,13 @@ def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode,
     else:
         step["position_ids"] = torch.arange(d, end, device=adapter.device).repeat(n)[None]  # (1, n*s)
     patches = [Patch(l, i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
+    last = torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
     try:
         with intervene(adapter.decoder_layers, patches=patches):
-            out = adapter.model(**step, past_key_values=cache, use_cache=True)
+            _, logits = adapter.logits_at(step, last, past_key_values=cache, use_cache=True)
     finally:
         cache.crop(-n * s)  # back to the prefix for the next chunk
-    last = torch.arange(n, device=out.logits.device) * s + s - 1
-    return out.logits[0, last].float().cpu()  # (n, V)
+    return logits[0].float().cpu()  # (n, V)
 
 
 def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, mode, scale, copy_cache):
@@ -163,8 +163,8 @@ def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, 
         step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
     patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i])) for i, l in enumerate(layers)]
     with intervene(adapter.decoder_layers, patches=patches):
-        out = adapter.model(**step, past_key_values=cache, use_cache=cache is not None)
-    return out.logits[:, -1].float().cpu()  # (n, V)
+        _, logits = adapter.logits_at(step, 1, past_key_values=cache, use_cache=cache is not None)
+    return logits[:, -1].float().cpu()  # (n, V)
 
 
 def naive_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers: Sequence[int] | None = None,

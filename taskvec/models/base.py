@@ -8,6 +8,7 @@ real token's position and residuals exactly as in an unpadded run).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -229,6 +230,31 @@ class Adapter:
     def position_ids(self, enc: Encoded) -> torch.Tensor | None:
         """Explicit position ids when the family needs them (Qwen2-VL's 3-D rope); else None."""
         return None
+
+    @cached_property
+    def takes_logits_to_keep(self) -> bool:
+        """The model's forward takes ``logits_to_keep`` (transformers' causal LMs and VLMs do): the
+        unembedding can run at the positions a caller reads instead of at every position."""
+        try:
+            return "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def logits_at(self, inputs: dict, keep: int | torch.Tensor, **kwargs):
+        """``model(**inputs, **kwargs)`` and its logits at the positions ``keep`` only: an int k = the
+        last k positions, a 1-D tensor = those positions, in order. Returns (output, (B, P, V) logits).
+
+        The unembedding is a position-wise map, so these equal the full forward's logits at those
+        positions; computing only them saves a (T, D) x (D, V) product that dominates short prompts of
+        large-vocabulary models (and the prefix forwards of a sweep, whose logits nobody reads).
+        """
+        if isinstance(keep, int) and keep < 1:
+            raise ValueError(f"keep must be >= 1 position, got {keep}")
+        if self.takes_logits_to_keep:
+            out = self.model(**inputs, **kwargs, logits_to_keep=keep)
+            return out, out.logits
+        out = self.model(**inputs, **kwargs)
+        return out, (out.logits[:, -keep:] if isinstance(keep, int) else out.logits[:, keep.to(out.logits.device)])
 
     def full_inputs(self, enc: Encoded) -> dict:
         """Keyword inputs for one full forward of ``enc``, with explicit position ids where needed."""
