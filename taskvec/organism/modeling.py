@@ -312,7 +312,7 @@ class OrganismForCausalLM(OrganismPreTrainedModel, GenerationMixin):
         position_ids=None,
         labels=None,
         inputs_embeds=None,
-        logits_to_keep: int = 0,
+        logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         out = self.model(
@@ -325,7 +325,9 @@ class OrganismForCausalLM(OrganismPreTrainedModel, GenerationMixin):
             inputs_embeds=inputs_embeds,
         )
         h = out.last_hidden_state
-        if logits_to_keep:
+        if torch.is_tensor(logits_to_keep):  # these positions (1-D), as transformers' models take it
+            h = h[:, logits_to_keep.to(h.device)]
+        elif logits_to_keep:  # the last k positions; 0 = all
             h = h[:, -logits_to_keep:]
         logits = self.lm_head(h)  # (B, T, V)
         loss = None
