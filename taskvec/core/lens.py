@@ -71,8 +71,14 @@ def role_token_ids(adapter: Adapter, queries, task_word: str, answers, input_tok
     """(R, 3) ids of (input, task, answer) per run. As in the paper (``auf`` for Idefics2) the input is
     one fixed token for every run, the delimiter by default; ``QUERY_INPUT`` uses each run's query word."""
     inp = (input_token or "").strip() or DELIMITER_INPUT
-    return torch.tensor([[adapter.token_id(q if inp == QUERY_INPUT else inp), adapter.token_id(task_word),
-                          adapter.token_id(a)] for q, a in zip(queries, answers)])
+
+    def input_id(q) -> int:
+        if inp == DELIMITER_INPUT:  # the delimiter as it stands in the prompt, ending "\nA:"
+            return adapter.delimiter_token_id()
+        return adapter.token_id(q if inp == QUERY_INPUT else inp)
+
+    return torch.tensor([[input_id(q), adapter.token_id(task_word), adapter.token_id(a)]
+                         for q, a in zip(queries, answers)])
 
 
 def phase_curve(adapter: Adapter, residuals: torch.Tensor, token_ids: torch.Tensor) -> PhaseCurve:

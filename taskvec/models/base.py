@@ -19,7 +19,7 @@ from torch import nn
 
 from taskvec.errors import ContextLengthError, UnsupportedInputError
 from taskvec.data.imageio import PAPER_WIDTH, resize_width
-from taskvec.core.prompts import Prompt, find_delimiter, has_image
+from taskvec.core.prompts import PAPER_TEMPLATE, Prompt, find_delimiter, has_image
 
 
 def _get(obj: Any, path: str):
@@ -170,11 +170,23 @@ class Adapter:
         return self._decoded[token_id]
 
     def token_id(self, text: str) -> int:
-        """The first token of ``text`` (as it would start an answer)."""
+        """The first token of ``text`` as it starts an answer: the token after the template's answer
+        prefix ("\nA:") in ``"\nA:" + text``. Tokenized alone, a SentencePiece tokenizer (Llama 2,
+        Mistral, Idefics2) puts its word-start "▁" before bare text and gives a token the model never
+        sees after the delimiter ("▁Paris" where the prompt has "Par"); where the text's first
+        character merges with the delimiter, the text's own first token."""
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if not ids:
             raise ValueError(f"{text!r} tokenizes to nothing; give a non-empty token.")
+        prefix = self.tokenizer(PAPER_TEMPLATE.answer_prefix, add_special_tokens=False)["input_ids"]
+        both = self.tokenizer(PAPER_TEMPLATE.answer_prefix + text, add_special_tokens=False)["input_ids"]
+        if len(both) > len(prefix) and both[:len(prefix)] == prefix:
+            return int(both[len(prefix)])
         return int(ids[0])
+
+    def delimiter_token_id(self) -> int:
+        """The delimiter's token as it ends the answer prefix in a prompt (not ":" tokenized alone)."""
+        return int(self.tokenizer(PAPER_TEMPLATE.answer_prefix, add_special_tokens=False)["input_ids"][-1])
 
     @cached_property
     def image_token_ids(self) -> set[int]:
