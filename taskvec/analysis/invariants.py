@@ -110,7 +110,7 @@ def check_identity_patch(adapter: Adapter, quick: bool) -> CheckResult:
     last = int(enc.lengths[0]) - 1
     patches = [Patch(l, enc.delimiters[i:i + 1], own[l].to(adapter.device, adapter.dtype),
                      rows=torch.tensor([i], device=adapter.device)) for i, l in enumerate(layers)]
-    with torch.no_grad(), intervene(adapter.decoder_layers, patches):
+    with torch.no_grad(), intervene(adapter.residual_sites, patches):
         logits = adapter.model(**adapter.full_inputs(enc), use_cache=False).logits[:, last].float()  # (N, V)
     return _numeric("identity_patch", adapter, [(logits[i], base) for i in range(len(layers))],
                     f"own residual written back at {len(layers)} layers (one row per layer, one batched forward)")
@@ -200,7 +200,7 @@ def check_prefill_only(adapter: Adapter, quick: bool) -> CheckResult:
     seq: list[int] = []
     for _ in gen.token_ids:  # recompute the whole sequence each step, patch at the prompt's delimiter only
         inputs = _extend(enc.inputs, torch.tensor([seq], dtype=torch.long, device=adapter.device))
-        with torch.no_grad(), intervene(adapter.decoder_layers, [make_patch(adapter, enc, src, layer)]):
+        with torch.no_grad(), intervene(adapter.residual_sites, [make_patch(adapter, enc, src, layer)]):
             seq.append(int(adapter.model(**inputs, use_cache=False).logits[0, -1].argmax()))
     ok = gen.token_ids == seq
     return CheckResult("prefill_only", ok, None, None, f"patched at layer {layer}: generate {gen.token_ids} "

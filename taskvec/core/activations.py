@@ -46,7 +46,7 @@ def run_captured(adapter: Adapter, enc: Encoded, positions: torch.Tensor, layers
     """Forward ``enc`` once, capturing ``layers`` (default all) at ``positions`` (B, P)."""
     layers = list(range(adapter.n_layers + 1)) if layers is None else list(layers)
     cap = Capture(layers, positions)
-    with torch.no_grad(), intervene(adapter.decoder_layers, captures=[cap]):
+    with torch.no_grad(), intervene(adapter.residual_sites, captures=[cap]):
         adapter.logits_at(adapter.full_inputs(enc), 1, use_cache=False)  # only the residuals are read
     return torch.stack([cap.store[l] for l in layers], dim=1).float().cpu()  # (B, L+1, P, D)
 

@@ -3,7 +3,11 @@
 Every hook lives inside ``intervene(...)``: registered on enter, removed in ``finally`` —
 also when a registration in the middle fails or the model raises. Residual layer ``l``
 (see docs/ARCHITECTURE.md) is the input of decoder layer 0 for ``l = 0`` (a pre-hook)
-and the output of decoder layer ``l - 1`` otherwise (a forward hook).
+and the output of decoder layer ``l - 1`` otherwise (a forward hook). An adapter whose model
+does something between decoder layers declares where its residual layers are instead, as
+``ResidualSites`` (``adapter.residual_sites``): the input of decoder layer ``l`` for ``l < L``
+(Qwen3-VL's DeepStack adds visual features after early layers), and/or a view of the hidden
+state the layers pass as one (B, T, D) tensor (Gemma 3n's AltUp passes K parallel streams).
 
 Three kinds of intervention, all at residual layers:
 
@@ -159,6 +163,40 @@ class Intervention:
         return [l for l in self.requested if self.calls[l] == 0]
 
 
+@dataclass(frozen=True, eq=False)
+class ResidualSites:
+    """Where residual layer ``l`` is read and written in a model's forward, and as what tensor.
+
+    ``layers``: the L decoder layers. ``at_input``: False (the default) — residual ``l`` is the
+    output of decoder layer ``l - 1`` (``l = 0``: the input of layer 0); True — residual ``l < L``
+    is the input of decoder layer ``l`` (a pre-hook), for a model that changes the hidden state
+    between two decoder layers, so that a patch is what the next layer receives; ``l = L`` stays
+    the output of the last layer. ``view``: the hidden state as the layers pass it -> (B, T, D)
+    (None: it already is); ``unview``: its inverse, (B, T, D) -> the layers' form. Edits, patches
+    and captures see the view; an edited view is written back through ``unview``.
+    """
+
+    layers: nn.ModuleList
+    at_input: bool = False
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None
+    unview: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.view is None) != (self.unview is None):
+            raise PatchError("ResidualSites takes view and unview (its inverse, to write an edit back), or neither.")
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def pre_hooked(self, layer: int) -> bool:
+        """Residual ``layer`` is the input of decoder layer ``layer`` (else the output of ``layer - 1``)."""
+        return layer == 0 or (self.at_input and layer < len(self.layers))
+
+    def describe(self, layer: int) -> str:
+        where = f"input of decoder layer {layer}" if self.pre_hooked(layer) else f"output of decoder layer {layer - 1}"
+        return f"{layer} ({where})"
+
+
 def _hidden_of(output):
     """Decoder layers return a bare tensor (transformers v5) or a tuple (older code)."""
     return output[0] if isinstance(output, tuple) else output
@@ -177,9 +215,20 @@ def _check_index(idx: torch.Tensor, size: int, what: str, layer: int, call: int,
         )
 
 
+def _btd(hidden: torch.Tensor, layer: int, action: str) -> tuple[int, int, int]:
+    """(B, T, D) of a residual, or a PatchError for a hidden state passed in another form."""
+    if hidden.dim() != 3:
+        raise PatchError(
+            f"A {action} at residual layer {layer} found a {tuple(hidden.shape)} tensor, not (B, T, D): this model "
+            "passes its hidden state between decoder layers in another form (e.g. stacked streams). Hook it through "
+            "the adapter's declared sites, intervene(adapter.residual_sites, ...), not its bare decoder layers."
+        )
+    return tuple(hidden.shape)
+
+
 def _write(p: Patch, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
     """``hidden`` (B, T, D) with ``p`` written in (a new tensor)."""
-    B, T, D = hidden.shape
+    B, T, D = _btd(hidden, layer, "patch")
     rows = torch.arange(B, device=hidden.device) if p.rows is None else p.rows.to(hidden.device)  # (R,)
     pos = p.position
     pos = torch.full((len(rows),), int(pos), device=hidden.device) if isinstance(pos, int) else pos.to(hidden.device)
@@ -223,7 +272,7 @@ def _run_edit(e: Edit, layer: int, hidden: torch.Tensor, call: int) -> torch.Ten
 
 def _gather(c: Capture, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
     """``hidden[rows, positions]``: (R, ..., D)."""
-    B, T, _ = hidden.shape
+    B, T, _ = _btd(hidden, layer, "capture")
     pos = c.positions.to(hidden.device)  # (R, ...)
     rows = torch.arange(B, device=hidden.device) if c.rows is None else c.rows.to(hidden.device)  # (R,)
     if pos.shape[0] != len(rows):
@@ -240,12 +289,20 @@ def _gather(c: Capture, layer: int, hidden: torch.Tensor, call: int) -> torch.Te
 class _LayerHook:
     """Edits and patches in order, then captures, at one residual layer."""
 
-    def __init__(self, layer: int, log: Intervention):
-        self.layer, self.log = layer, log
+    def __init__(self, layer: int, log: Intervention, sites: ResidualSites):
+        self.layer, self.log, self.sites = layer, log, sites
         self.ops: list[tuple[str | frozenset[int], Callable]] = []  # (calls, apply(hidden, call))
         self.captures: list[tuple[Capture, int]] = []  # (capture, key as requested)
 
     def process(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``hidden`` as the layer passes it, edited (a new tensor) or unchanged (the same object)."""
+        if self.sites.view is None:
+            return self._process(hidden)
+        seen = self.sites.view(hidden)  # (B, T, D)
+        out = self._process(seen)
+        return hidden if out is seen else self.sites.unview(out)
+
+    def _process(self, hidden: torch.Tensor) -> torch.Tensor:
         i = self.log.calls[self.layer]
         self.log.calls[self.layer] = i + 1
         edited = False
@@ -282,13 +339,14 @@ def check_layer(layer: int, n_layers: int) -> int:
     return layer % (n_layers + 1)
 
 
-def _plan(n: int, patches: Sequence[Patch | Edit], captures: Sequence[Capture]):
+def _plan(sites: ResidualSites, patches: Sequence[Patch | Edit], captures: Sequence[Capture]):
     """Per-layer hooks for ``patches`` and ``captures``; the caller's objects are only read."""
+    n = len(sites)
     by_layer: dict[int, _LayerHook] = {}
     log = Intervention((), {}, {})
 
     def hook(layer: int) -> _LayerHook:
-        return by_layer.setdefault(layer, _LayerHook(layer, log))
+        return by_layer.setdefault(layer, _LayerHook(layer, log, sites))
 
     for p in patches:
         if not isinstance(p, (Patch, Edit)):
@@ -306,11 +364,7 @@ def _plan(n: int, patches: Sequence[Patch | Edit], captures: Sequence[Capture]):
     return by_layer, log
 
 
-def _describe(layer: int) -> str:
-    return f"{layer} (" + ("input of decoder layer 0" if layer == 0 else f"output of decoder layer {layer - 1}") + ")"
-
-
-def _check_ran(log: Intervention, hooks: dict[int, _LayerHook], n: int) -> None:
+def _check_ran(log: Intervention, hooks: dict[int, _LayerHook], sites: ResidualSites) -> None:
     """Raise ``LayerNotRunError`` for a hooked layer that never ran, or a captured call that never came."""
     missing = log.never_ran
     short = sorted({(l, c.call) for l, h in hooks.items() for c, _ in h.captures if 0 < log.calls[l] <= c.call})
@@ -318,12 +372,12 @@ def _check_ran(log: Intervention, hooks: dict[int, _LayerHook], n: int) -> None:
         return
     msg = ""
     if missing:
-        msg = f"Residual layer(s) {', '.join(map(_describe, missing))} never ran inside this intervene block. "
+        msg = f"Residual layer(s) {', '.join(map(sites.describe, missing))} never ran inside this intervene block. "
     if short:
         msg += "Captures asked for forward calls that never came: " + ", ".join(
             f"layer {l} call #{c} (it ran {log.calls[l]})" for l, c in short) + ". "
     raise LayerNotRunError(
-        msg + f"Hooked layers that ran: {log.fired or 'none'} (of 0..{n}). Nothing was patched or recorded "
+        msg + f"Hooked layers that ran: {log.fired or 'none'} (of 0..{len(sites)}). Nothing was patched or recorded "
         "there: the model's forward skipped that decoder layer (some architectures skip layers, e.g. "
         "cross-attention layers when there is no image) or no forward ran in the block. Pick a layer that "
         "runs for this input, or run the model inside the block."
@@ -332,28 +386,32 @@ def _check_ran(log: Intervention, hooks: dict[int, _LayerHook], n: int) -> None:
 
 @contextmanager
 def intervene(
-    decoder_layers: nn.ModuleList,
+    decoder_layers: ResidualSites | nn.ModuleList,
     patches: Sequence[Patch | Edit] = (),
     captures: Sequence[Capture] = (),
 ) -> Iterator[Intervention]:
     """Scope in which ``patches`` (``Patch``/``Edit``, applied in order) are written and
     ``captures`` recorded; yields the ``Intervention`` record. Hooks are always removed; on
     normal exit a requested layer that never ran raises ``LayerNotRunError`` (an exception
-    raised inside the block propagates unchanged)."""
-    n = len(decoder_layers)
-    hooks, log = _plan(n, patches, captures)
+    raised inside the block propagates unchanged).
+
+    ``decoder_layers``: the adapter's ``residual_sites`` (where its residual layers are), or a
+    plain ModuleList of decoder layers (residual l = the output of layer l - 1)."""
+    sites = decoder_layers if isinstance(decoder_layers, ResidualSites) else ResidualSites(decoder_layers)
+    layers = sites.layers
+    hooks, log = _plan(sites, patches, captures)
     handles = []
     try:
         for layer, hook in sorted(hooks.items()):
-            if layer == 0:
-                handles.append(decoder_layers[0].register_forward_pre_hook(hook.pre_hook, with_kwargs=True))
+            if sites.pre_hooked(layer):
+                handles.append(layers[layer].register_forward_pre_hook(hook.pre_hook, with_kwargs=True))
             else:
-                handles.append(decoder_layers[layer - 1].register_forward_hook(hook.post_hook))
+                handles.append(layers[layer - 1].register_forward_hook(hook.post_hook))
         yield log
     finally:
         for h in handles:
             h.remove()
-    _check_ran(log, hooks, n)
+    _check_ran(log, hooks, sites)
 
 
 def _foreign(hook) -> bool:

@@ -86,7 +86,7 @@ def first_token_logits(adapter: Adapter, prompt: Prompt, patches_fn=None) -> tor
     enc = adapter.encode([prompt])
     patches = patches_fn(enc) if patches_fn else []
     assert int(enc.lengths[0]) == enc.input_ids.shape[1], "one prompt encodes without padding"
-    with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
+    with torch.no_grad(), intervene(adapter.residual_sites, patches=patches):
         _, logits = adapter.logits_at(adapter.full_inputs(enc), 1, use_cache=False)
     return logits[0, -1].float()
 
@@ -96,7 +96,7 @@ def generate(adapter: Adapter, prompt: Prompt, vector: torch.Tensor | None = Non
     """Greedy generation from ``prompt``; with ``vector``, patched at ``layer`` in the prefill only."""
     enc = adapter.encode([prompt])
     patches = [] if vector is None else [make_patch(adapter, enc, vector, layer, mode, scale, calls="first")]
-    with torch.no_grad(), intervene(adapter.decoder_layers, patches=patches):
+    with torch.no_grad(), intervene(adapter.residual_sites, patches=patches):
         out = adapter.model.generate(
             **enc.inputs, max_new_tokens=max_new_tokens, do_sample=False, output_scores=True,
             return_dict_in_generate=True, pad_token_id=adapter.tokenizer.pad_token_id,

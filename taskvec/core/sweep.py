@@ -123,7 +123,7 @@ def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scal
         full["position_ids"] = torch.cat([torch.arange(d), torch.arange(d, end).repeat(n)])[None].to(adapter.device)
     patches = [Patch(l, d + i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
     last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
-    with intervene(adapter.decoder_layers, patches=patches):
+    with intervene(adapter.residual_sites, patches=patches):
         _, logits = adapter.logits_at(full, last, use_cache=False)
     return logits[0].float().cpu()  # (n, V)
 
@@ -144,7 +144,7 @@ def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode,
     patches = [Patch(l, i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
     last = torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
     try:
-        with intervene(adapter.decoder_layers, patches=patches):
+        with intervene(adapter.residual_sites, patches=patches):
             _, logits = adapter.logits_at(step, last, past_key_values=cache, use_cache=True)
     finally:
         cache.crop(-n * s)  # back to the prefix for the next chunk
@@ -162,7 +162,7 @@ def _sweep_step(adapter, enc, d, end, pos_ids, prefix_cache, layers, per_layer, 
     if pos_ids is not None:
         step["position_ids"] = pos_ids[..., d:end].expand(*pos_ids.shape[:-2], n, end - d)
     patches = [Patch(l, 0, per_layer[l], mode=mode, scale=scale, rows=torch.tensor([i])) for i, l in enumerate(layers)]
-    with intervene(adapter.decoder_layers, patches=patches):
+    with intervene(adapter.residual_sites, patches=patches):
         _, logits = adapter.logits_at(step, 1, past_key_values=cache, use_cache=cache is not None)
     return logits[:, -1].float().cpu()  # (n, V)
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from taskvec.errors import ContextLengthError, UnsupportedInputError
 from taskvec.data.imageio import PAPER_WIDTH, resize_width
+from taskvec.core.hooks import ResidualSites
 from taskvec.core.prompts import PAPER_TEMPLATE, Prompt, find_delimiter, has_image
 
 
@@ -66,6 +67,9 @@ class Adapter:
     # declared capabilities (the sweep picks its strategy from them; the exact loop where none holds)
     causal_prefix = True  # causal attention: a prefix's cache is the same whatever follows it
     packed_sweep = True  # the model takes a custom 4-D attention mask: sweeps pack copies in one row
+    # the model changes the hidden state between decoder layers (Qwen3-VL's DeepStack): residual l < L is
+    # read and written as the input of decoder layer l, what that layer receives (``residual_sites``)
+    residual_at_input = False
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):
@@ -89,6 +93,12 @@ class Adapter:
         if dec is not None and isinstance(getattr(dec, "layers", None), nn.ModuleList):
             return dec.layers
         raise TypeError(f"{type(self.model).__name__}: no decoder layers at {self.layer_paths}.")
+
+    @cached_property
+    def residual_sites(self) -> ResidualSites:
+        """Where ``taskvec.core.hooks.intervene`` reads and writes residual layers 0..L of this model;
+        every core call site hooks through it. Default: the output of decoder layer l - 1."""
+        return ResidualSites(self.decoder_layers, at_input=self.residual_at_input)
 
     @cached_property
     def final_norm(self) -> nn.Module:

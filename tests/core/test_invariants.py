@@ -109,7 +109,7 @@ def test_generation_patches_only_the_prefill(family):
     seq = []
     for _ in range(len(gen.token_ids)):
         inputs = _extend(enc.inputs, torch.tensor([seq], dtype=torch.long))
-        with torch.no_grad(), intervene(a.decoder_layers, [make_patch(a, enc, h, layer)]):
+        with torch.no_grad(), intervene(a.residual_sites, [make_patch(a, enc, h, layer)]):
             seq.append(int(a.model(**inputs, use_cache=False).logits[0, -1].argmax()))
     assert gen.token_ids == seq
     unpatched = generate(a, q, max_new_tokens=1)
