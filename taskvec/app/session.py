@@ -39,7 +39,7 @@ class Deadline:
     """One request's time budget: ``limit`` seconds of work from ``start`` (waits for the model lock excluded)."""
 
     limit: float
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: time.monotonic())  # read at creation, through the module
     waited: float = 0.0  # seconds spent waiting for MODEL_LOCK (another request's turn): not this request's work
 
     def spent(self) -> float:

@@ -365,12 +365,19 @@ def test_a_request_past_the_time_limit_stops_between_steps_and_leaves_nothing_pa
     assert [list(t.y) for t in fig.data] == [list(t.y) for t in ref.data]
 
 
-def test_the_deadline_is_per_request_and_waiting_for_the_model_is_not_counted():
+def test_the_deadline_is_per_request_and_waiting_for_the_model_is_not_counted(monkeypatch):
     import threading
+    import types
     from concurrent.futures import ThreadPoolExecutor
 
     from taskvec.app import session as S
     from taskvec.errors import TimeLimitError
+
+    clock = [1000.0]  # the session's clock, advanced explicitly: no wall-clock timing (a busy machine)
+    monkeypatch.setattr(S, "time", types.SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep))
+
+    def tick(seconds):
+        clock[0] += seconds
 
     held, release = threading.Event(), threading.Event()
 
@@ -383,12 +390,12 @@ def test_the_deadline_is_per_request_and_waiting_for_the_model_is_not_counted():
         t = threading.Thread(target=other_request)
         t.start()
         held.wait(5)
-        threading.Timer(0.6, release.set).start()
+        threading.Timer(0.1, lambda: (tick(0.6), release.set())).start()
         with S.model_lock():  # waits 0.6 s for the other request: not this request's work
             S.check_deadline((1, 5), "Task vectors")
         t.join()
         with S.time_limit(100):  # a nested block keeps the request's deadline
-            time.sleep(0.35)
+            tick(0.35)
             with pytest.raises(TimeLimitError, match="limit of 0.3 s .* after step 2 of 5 \\(task vectors\\)"):
                 S.check_deadline((2, 5), "Task vectors")
             with ThreadPoolExecutor(1) as pool:  # another request (its own context) has no such deadline
@@ -396,16 +403,20 @@ def test_the_deadline_is_per_request_and_waiting_for_the_model_is_not_counted():
     S.check_deadline()  # and outside the request, nothing is limited
 
 
-def test_a_streaming_view_has_one_budget_for_all_its_steps(public):
+def test_a_streaming_view_has_one_budget_for_all_its_steps(public, monkeypatch):
     """A generator handler (a view that refines step by step): Gradio runs each ``next()`` on its own, in a fresh
     context; the request's one deadline still holds across the steps, and a step can be stopped halfway."""
     import contextvars
+    import types
 
     from taskvec.app import session as S
 
+    clock = [1000.0]  # the session's clock, advanced by the steps: no wall-clock timing (a busy machine)
+    monkeypatch.setattr(S, "time", types.SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep))
+
     def steps(n, progress=gr.Progress()):
         for i in range(n):
-            time.sleep(0.4)
+            clock[0] += 0.4
             progress((i + 1, n), desc="Forward passes")
             yield i
 
@@ -413,10 +424,10 @@ def test_a_streaming_view_has_one_budget_for_all_its_steps(public):
     stream = common.guard(steps)(6)  # 2.4 s in all: each step alone is well inside the limit
     step = functools.partial(next, stream)  # Gradio calls next() once per step; guard converts each step's errors
     done = []
-    with pytest.raises(gr.Error, match=r"limit of 1 s .* after step [1-4] of 6 \(forward passes\)"):
+    with pytest.raises(gr.Error, match=r"limit of 1 s .* after step 3 of 6 \(forward passes\)"):
         while True:
             done.append(contextvars.Context().run(step))  # a fresh context per step, as Gradio's
-    assert 1 <= len(done) < 6
+    assert done == [0, 1]  # 0.8 s after two steps; the third crosses 1 s
     public.configure(False)
     assert list(common.guard(steps)(3)) == [0, 1, 2]  # no limit locally
     assert S._DEADLINE.get() is None
