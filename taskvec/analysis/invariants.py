@@ -173,22 +173,20 @@ def check_delimiter_image(adapter: Adapter, quick: bool) -> CheckResult:
         what = f"image examples refused ({str(e).split(';')[0]}); text examples + 1 image query"
     # the adapter finds the image feature tokens (context embeddings need them) ...
     enc = adapter.encode([prompt])
-    runs = adapter.image_runs(enc.input_ids[0, : int(enc.lengths[0])].tolist())
+    ids = enc.input_ids[0, : int(enc.lengths[0])].tolist()
+    if adapter.images_are_tokens:
+        runs = adapter.image_runs(ids)
+        found, tokens = bool(runs), f"{len(runs)} run(s) of image tokens ({sum(map(len, runs))} tokens)"
+    else:  # images enter by cross-attention (mllama): image positions must be refused, not guessed
+        try:
+            adapter.image_runs(ids)
+            found, tokens = False, "image runs returned for a model whose images are not tokens"
+        except UnsupportedInputError:
+            found, tokens = True, "images are not tokens (cross-attention): image positions refused"
     # ... and the model runs on that layout (image features fill exactly the placeholder tokens)
     finite = bool(torch.isfinite(first_token_logits(adapter, prompt)).all())
-    return CheckResult("delimiter_image", ok and finite and bool(runs), None, None,
-                       f"{what}: ':' of the last 'A:' at {where}; {len(runs)} run(s) of image tokens "
-                       f"({sum(map(len, runs))} tokens); forward on it {'ok' if finite else 'NOT FINITE'}")
-
-
-def _extend(inputs: dict, new_ids: torch.Tensor) -> dict:
-    """The prompt's inputs with generated tokens appended (per-position tensors padded)."""
-    out = dict(inputs, input_ids=torch.cat([inputs["input_ids"], new_ids], 1))
-    fill = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0, "image_patches_indices": -1}
-    for k, v in fill.items():
-        if k in inputs:
-            out[k] = torch.cat([inputs[k], torch.full_like(new_ids, v).to(inputs[k].dtype)], 1)
-    return out
+    return CheckResult("delimiter_image", ok and finite and found, None, None,
+                       f"{what}: ':' of the last 'A:' at {where}; {tokens}; forward on it {'ok' if finite else 'NOT FINITE'}")
 
 
 def check_prefill_only(adapter: Adapter, quick: bool) -> CheckResult:
@@ -199,7 +197,7 @@ def check_prefill_only(adapter: Adapter, quick: bool) -> CheckResult:
     enc = adapter.encode([q])
     seq: list[int] = []
     for _ in gen.token_ids:  # recompute the whole sequence each step, patch at the prompt's delimiter only
-        inputs = _extend(enc.inputs, torch.tensor([seq], dtype=torch.long, device=adapter.device))
+        inputs = adapter.extend_inputs(enc.inputs, torch.tensor([seq], dtype=torch.long, device=adapter.device))
         with torch.no_grad(), intervene(adapter.residual_sites, [make_patch(adapter, enc, src, layer)]):
             seq.append(int(adapter.model(**inputs, use_cache=False).logits[0, -1].argmax()))
     ok = gen.token_ids == seq

@@ -67,6 +67,7 @@ class Adapter:
     # declared capabilities (the sweep picks its strategy from them; the exact loop where none holds)
     causal_prefix = True  # causal attention: a prefix's cache is the same whatever follows it
     packed_sweep = True  # the model takes a custom 4-D attention mask: sweeps pack copies in one row
+    images_are_tokens = True  # image features are a run of tokens in the sequence (image_runs, context embeddings)
     # the model changes the hidden state between decoder layers (Qwen3-VL's DeepStack): residual l < L is
     # read and written as the input of decoder layer l, what that layer receives (``residual_sites``)
     residual_at_input = False
@@ -277,6 +278,18 @@ class Adapter:
             return out, out.logits
         out = self.model(**inputs, **kwargs)
         return out, (out.logits[:, -keep:] if isinstance(keep, int) else out.logits[:, keep.to(out.logits.device)])
+
+    def extend_inputs(self, inputs: dict, new_ids: torch.Tensor) -> dict:
+        """The prompt's inputs with generated tokens ``new_ids`` (B, k) appended, as ``generate`` extends
+        them (per-position tensors padded: attention 1, token types 0); families whose generated tokens
+        carry other per-position inputs (PaliGemma's suffix token types, mllama's cross-attention mask)
+        override it."""
+        out = dict(inputs, input_ids=torch.cat([inputs["input_ids"], new_ids], 1))
+        fill = {"attention_mask": 1, "token_type_ids": 0, "mm_token_type_ids": 0, "image_patches_indices": -1}
+        for k, v in fill.items():
+            if k in inputs:
+                out[k] = torch.cat([inputs[k], torch.full_like(new_ids, v).to(inputs[k].dtype)], 1)
+        return out
 
     def full_inputs(self, enc: Encoded) -> dict:
         """Keyword inputs for one full forward of ``enc``, with explicit position ids where needed."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import torch
 from PIL import Image
 
 from taskvec.errors import ModelLoadError
@@ -50,8 +51,12 @@ def image_placeholder(family: str) -> str | None:
 
 
 def layers_path(adapter: Adapter) -> str:
-    """The attribute path of the adapter's decoder layers in its model (e.g. ``model.layers``)."""
+    """The attribute path of the adapter's decoder layers in its model (e.g. ``model.layers``), or of the
+    ModuleList holding them where the adapter lists a subset (mllama: its self-attention layers)."""
     for name, module in adapter.model.named_modules():
         if module is adapter.decoder_layers:
+            return name
+    for name, module in adapter.model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and all(any(l is m for m in module) for l in adapter.decoder_layers):
             return name
     raise AssertionError(f"{adapter.family}: decoder layers are not a submodule of the model")
