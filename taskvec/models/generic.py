@@ -45,6 +45,18 @@ def _config_image_token(model: nn.Module, tokenizer) -> str | None:
     return None
 
 
+def injects_between_layers(model: nn.Module) -> bool:
+    """The model adds features to the hidden state between decoder layers (DeepStack: Qwen3-VL and the
+    models built like it name it so in their decoder's methods or their config), so residual l must be
+    read as what decoder layer l receives (``Adapter.residual_at_input``)."""
+    dec = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if dec is not None and any("deepstack" in name.lower() for name in dir(type(dec))):
+        return True
+    cfg = model.config
+    configs = [cfg] + [getattr(cfg, k) for k in ("vision_config", "text_config") if getattr(cfg, k, None) is not None]
+    return any("deepstack" in key.lower() and value for c in configs for key, value in c.to_dict().items())
+
+
 class GenericAdapter(Adapter):
     """Any decoder-only (V)LM with the standard layout; unverified until ``taskvec check`` passes on it."""
 
@@ -63,6 +75,7 @@ class GenericAdapter(Adapter):
         feature = _config_image_token(model, self.tokenizer) if placeholder else None
         self.image_token_names = tuple(dict.fromkeys(t for t in (placeholder, feature) if t))
         self.family = f"generic:{model.config.model_type}"
+        self.residual_at_input = injects_between_layers(model)  # DeepStack-like: what the next layer receives
         try:  # the standard layout, checked now rather than at the first forward
             self.decoder_layers, self.final_norm, self.lm_head
         except TypeError as e:

@@ -41,6 +41,18 @@ def test_generic_adapter_equals_the_family_adapter(family):
     assert gen.describe()["verified"] is False and gen.family == f"generic:{fam.model.config.model_type}"
 
 
+def test_generic_adapter_reads_deepstack_models_at_the_next_layers_input():
+    """A DeepStack model served by the generic adapter (as Qwen3-Omni or Granite-Docling would be) hooks
+    residual l at decoder layer l's input, what that layer receives, like the qwen3_vl family file."""
+    fam = tiny_adapter("qwen3_vl")
+    gen = GenericAdapter(fam.model, fam.processor, "tiny-random/qwen3_vl", meaningless_weights=True)
+    assert fam.residual_at_input and gen.residual_at_input and gen.residual_sites.at_input
+    plain = tiny_adapter("llava")
+    assert not GenericAdapter(plain.model, plain.processor, "tiny-random/llava").residual_at_input
+    # the same sites as the family's (whose mechanism tests/models/test_qwen3_vl_family.py proves)
+    assert list(gen.residual_sites.layers) == list(fam.residual_sites.layers)
+
+
 def test_image_placeholder_from_config_id_when_the_processor_has_none():
     model, processor = build_tiny("llava")
 
@@ -59,12 +71,15 @@ def test_every_image_text_type_has_a_status():
         assert e.status in ("supported", "refused", "generic") and e.detail
         if e.status == "supported":
             assert registry.family_for(e.model_type) is not None and e.checkpoint
-    for t in ("mllama", "paligemma", "qwen3_vl", "gemma3n", "chameleon", "florence2"):
+    for t in ("shieldgemma2", "chameleon", "florence2"):
         assert entries[t].status == "refused", t
+    for t in ("mllama", "paligemma", "llama4", "deepseek_vl", "perception_lm", "cohere2_vision"):  # their family files
+        assert entries[t].status == "supported", t
+    for t in ("qwen3_vl", "qwen3_vl_moe", "gemma3n"):  # DeepStack / AltUp served by their family files
+        assert entries[t].status == "supported", t
 
 
-@pytest.mark.parametrize("model_type, match", [("mllama", "cross-attention"), ("paligemma", "bidirectional"),
-                                              ("qwen3_vl", "DeepStack"), ("gemma3n", "AltUp"),
+@pytest.mark.parametrize("model_type, match", [("shieldgemma2", "prefix-LM"), ("chameleon", "discrete VQ"),
                                               ("pix2struct", "encoder-decoder")])
 def test_refused_types_say_why(model_type, match):
     with pytest.raises(ModelLoadError, match=match):
@@ -72,7 +87,8 @@ def test_refused_types_say_why(model_type, match):
 
 
 def test_unlisted_types_get_the_generic_adapter():
-    assert _adapter_for("molmo2", "allenai/Molmo2") is GenericAdapter
+    assert _adapter_for("ovis2", "AIDC-AI/Ovis2-1B") is GenericAdapter  # (molmo2 has a family file now)
+    assert _adapter_for("molmo2", "allenai/Molmo2-8B") is registry.adapter_for("molmo2")
     assert _adapter_for("llava", "x") is registry.adapter_for("llava")
 
 
@@ -123,7 +139,7 @@ def test_models_command(capsys):
 
     assert main(["models", "--status", "refused"]) == 0
     out = capsys.readouterr().out
-    assert "mllama" in out and "cross-attention" in out and "llava " not in out
+    assert "chameleon" in out and "cross-attention" in out and "llava " not in out and "mllama" not in out
     assert f"{len(catalog.REFUSED)} refused" in out or "refused" in out.splitlines()[-1]
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- models-table -->\n", 1)[1].split("\n<!-- /models-table -->", 1)[0]

@@ -20,8 +20,13 @@ FAMILY_TYPES = {"idefics3": ("idefics3", "smolvlm"), "idefics2": ("idefics2",), 
                 "llava_onevision": ("llava_onevision",),
                 "llava_style": ("llava_next", "llava_next_video", "vipllava", "video_llava"),
                 "mistral3": ("mistral3",), "internvl": ("internvl",),
-                "aya_vision": ("aya_vision",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"), "fuyu": ("fuyu",),
-                "gemma3": ("gemma3",), "gemma3_text": ("gemma3_text",), "causal_lm": ("llama", "mistral", "qwen2")}
+                "aya_vision": ("aya_vision",), "qwen2_vl": ("qwen2_vl", "qwen2_5_vl"),
+                "qwen3_vl": ("qwen3_vl", "qwen3_vl_moe"), "glm4v": ("glm4v", "glm4v_moe", "glm46v"),
+                "qwen3_5": ("qwen3_5", "qwen3_5_moe"), "lfm2_vl": ("lfm2_vl",), "molmo2": ("molmo2",), "fuyu": ("fuyu",),
+                "gemma3": ("gemma3",), "gemma3n": ("gemma3n",), "gemma4": ("gemma4",), "paligemma": ("paligemma",),
+                "mllama": ("mllama",), "llama4": ("llama4",), "deepseek_vl": ("deepseek_vl",),
+                "perception_lm": ("perception_lm",), "cohere2_vision": ("cohere2_vision",),
+                "gemma3_text": ("gemma3_text",), "causal_lm": ("llama", "mistral", "qwen2")}
 
 
 def test_loading_a_tiny_model_leaves_the_environment_alone(monkeypatch):

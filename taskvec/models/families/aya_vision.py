@@ -16,7 +16,11 @@ from taskvec.models.registry import Family, TinySpec, register_family
 
 
 class AyaVisionAdapter(DeclaredAdapter):
-    """One tile per image; an image's feature tokens run up to <|END_OF_IMG|>."""
+    """One tile per image; an image's feature tokens run up to <|END_OF_IMG|>. No packed sweep: the Cohere 2
+    decoder's sliding-window layers build their own masks, which a custom 4-D mask would replace (as
+    cohere2_vision, whose window-8 build shows the packed sweep wrong)."""
+
+    packed_sweep = False
 
     processor_defaults = {"images_kwargs": {"crop_to_patches": False}, "text_kwargs": {"padding_side": "right"}}
     image_end_token = "<|END_OF_IMG|>"
