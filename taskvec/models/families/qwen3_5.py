@@ -73,17 +73,10 @@ def build_tiny(model_type: str, seed: int):
     """(tiny random Qwen3.5 / Qwen3.5-MoE model, its processor)."""
     import transformers as tf
 
-    from taskvec.testing.builders import HEADS, HIDDEN, INTER, byte_level_tokenizer, finish, llama_like_text, vocab_size
+    from taskvec.models.families.qwen3_vl import tiny_parts
+    from taskvec.testing.builders import HEADS, HIDDEN, INTER, finish, llama_like_text, vocab_size
 
-    patch, merge = 16, 2
-    side = patch * merge * 2  # 64 px -> 4x4 patches -> 2x2 merged = 4 image tokens
-    specials = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-                "<|video_pad|>"]
-    tok = byte_level_tokenizer(bos=None, eos="<|im_end|>", pad="<|endoftext|>", specials=specials)
-    ids = dict(image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
-               video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-               vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
-               vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"))
+    tok, ids, proc, patch, merge = tiny_parts()  # the Qwen3-VL tokenizer, token ids and processor
     n = TINY[model_type].layers
     rope = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5, "mrope_section": [2, 1, 1],
             "mrope_interleaved": True}
@@ -100,13 +93,6 @@ def build_tiny(model_type: str, seed: int):
         text.pop("intermediate_size")
         cfg = tf.Qwen3_5MoeConfig(text_config=text, vision_config=vision, **ids)
         cls = tf.Qwen3_5MoeForConditionalGeneration
-    pixels = side * side
-    size = {"shortest_edge": pixels, "longest_edge": pixels}
-    proc = tf.Qwen3VLProcessor(
-        image_processor=tf.Qwen2VLImageProcessor(size=size, patch_size=patch, merge_size=merge),
-        tokenizer=tok,
-        video_processor=tf.Qwen3VLVideoProcessor(size=size, patch_size=patch, merge_size=merge),
-    )
     torch.manual_seed(seed)
     return finish(cls(cfg), model_type, seed), proc
 

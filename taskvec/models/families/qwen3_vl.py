@@ -61,17 +61,38 @@ TINY = {
 }
 
 
-def build_tiny(model_type: str, seed: int):
-    """(tiny random Qwen3-VL / Qwen3-VL-MoE model, its processor)."""
+def tiny_parts():
+    """The Qwen3-VL-style tokenizer, its token ids for the config, and the processor (64-px images: 4x4 patches
+    of 16 px, 2x2 merge = 4 image tokens), shared by the tiny builds of this family and of qwen3_5."""
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
-    from taskvec.testing.builders import HEADS, HIDDEN, INTER, byte_level_tokenizer, finish, llama_like_text, vocab_size
+    from taskvec.testing.builders import byte_level_tokenizer
 
     patch, merge = 16, 2
     side = patch * merge * 2  # 64 px -> 4x4 patches -> 2x2 merged = 4 image tokens
     specials = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
                 "<|video_pad|>"]
     tok = byte_level_tokenizer(bos=None, eos="<|im_end|>", pad="<|endoftext|>", specials=specials)
+    ids = dict(
+        image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
+    )
+    size = {"shortest_edge": side * side, "longest_edge": side * side}
+    proc = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=patch, merge_size=merge, temporal_patch_size=2),
+        tokenizer=tok,
+        video_processor=Qwen3VLVideoProcessor(size=size, patch_size=patch, merge_size=merge, temporal_patch_size=2),
+    )
+    return tok, ids, proc, patch, merge
+
+
+def build_tiny(model_type: str, seed: int):
+    """(tiny random Qwen3-VL / Qwen3-VL-MoE model, its processor)."""
+    from taskvec.testing.builders import HEADS, HIDDEN, INTER, finish, llama_like_text, vocab_size
+
+    tok, ids, proc, patch, merge = tiny_parts()
     head_dim = HIDDEN // HEADS
     n = TINY[model_type].layers
     text = llama_like_text(n, vocab_size(tok), tok, head_dim=head_dim,
@@ -82,12 +103,6 @@ def build_tiny(model_type: str, seed: int):
     vision = dict(depth=2, hidden_size=HIDDEN, intermediate_size=INTER, num_heads=HEADS, patch_size=patch,
                   spatial_merge_size=merge, temporal_patch_size=2, out_hidden_size=HIDDEN,
                   num_position_embeddings=16, deepstack_visual_indexes=deepstack)
-    ids = dict(
-        image_token_id=tok.convert_tokens_to_ids("<|image_pad|>"),
-        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
-        vision_end_token_id=tok.convert_tokens_to_ids("<|vision_end|>"),
-    )
     if model_type == "qwen3_vl":
         from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
@@ -97,12 +112,6 @@ def build_tiny(model_type: str, seed: int):
 
         text.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=INTER // 2, decoder_sparse_step=1)
         cfg, cls = Qwen3VLMoeConfig(text_config=text, vision_config=vision, **ids), Qwen3VLMoeForConditionalGeneration
-    size = {"shortest_edge": side * side, "longest_edge": side * side}
-    proc = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size, patch_size=patch, merge_size=merge, temporal_patch_size=2),
-        tokenizer=tok,
-        video_processor=Qwen3VLVideoProcessor(size=size, patch_size=patch, merge_size=merge, temporal_patch_size=2),
-    )
     torch.manual_seed(seed)
     return finish(cls(cfg), model_type, seed), proc
 
