@@ -110,6 +110,10 @@ def parse_examples(text: str, allow_semicolons: bool = False) -> TextExamples:
             bad.append(f"line {n}: {line!r} has no separator (use 'input : answer')")
             continue
         x, y = (part.strip() for part in line.split(sep, 1))
+        if re.search(r"[,;]\s*[^,;]+(\t|->|:)", y):  # "France:Paris,Italy:Rome": several pairs on one line
+            split = "newlines or ';'" if allow_semicolons else "one per line"
+            bad.append(f"line {n}: {line!r} holds several examples; separate them with {split}, not ','")
+            continue
         if not x or not y:
             bad.append(f"line {n}: {line!r} is missing its {'input' if not x else 'answer'}")
             continue

@@ -27,6 +27,13 @@ def test_parse_examples_formats_and_line_numbers():
         parse_examples("France : Paris\nGermany\nItaly :\n : Rome")
     msg = str(e.value)
     assert "line 2" in msg and "line 3" in msg and "line 4" in msg and "line 1" not in msg
+    # pairs run together with commas are refused by name, not read as one pair with the answer "Paris,Italy:Rome"
+    with pytest.raises(SpecError, match="line 1: .* holds several examples; separate them with newlines or ';'"):
+        parse_examples("France:Paris,Italy:Rome,Peru:Lima", allow_semicolons=True)
+    with pytest.raises(SpecError, match="one per line"):
+        parse_examples("France -> Paris, Italy -> Rome")
+    # an answer with a comma (and no second pair) stays an answer
+    assert parse_examples("Washington : Washington, D.C.\nPeru : Lima").pairs[0] == ("Washington", "Washington, D.C.")
 
 
 @pytest.mark.parametrize("make, needle", [
