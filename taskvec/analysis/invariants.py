@@ -131,7 +131,8 @@ def check_sweep(adapter: Adapter, quick: bool) -> CheckResult:
     fast = layer_sweep(adapter, q, src, layers=layers).logits  # (N, V)
     slow = naive_sweep(adapter, q, src, layers=layers).logits
     strategy = ("per-layer loop (no declared causal prefix)" if not adapter.causal_prefix else
-                "packed one-row" if adapter.packed_sweep else "repeated-cache")
+                "joined one-row" if adapter.joined_sweep else "packed one-row" if adapter.packed_sweep else
+                "repeated-cache")
     return _numeric("sweep_vs_loop", adapter, [(fast, slow)], f"{strategy} sweep vs one forward per layer, "
                     f"{len(layers)} layers")
 

@@ -15,6 +15,9 @@ Three kinds of intervention, all at residual layers:
 - ``Patch``: the common edit — replace or add a vector at positions (built on ``Edit``'s path);
 - ``Capture``: record positions of one forward call.
 
+Beside them, ``growing_row(sites, lengths, grow)`` runs decoder layer m on the row's first
+``lengths[m]`` positions only (positions join the forward at a residual layer; the joined sweep).
+
 ``calls`` selects forward calls by index within the block: ``"first"`` (call 0, the
 prefill of ``generate``; KV-cached steps then run unpatched, the cache keeping the patched
 keys/values), ``"all"``, or a set of indices. ``intervene`` yields an ``Intervention``
@@ -412,6 +415,133 @@ def intervene(
         for h in handles:
             h.remove()
     _check_ran(log, hooks, sites)
+
+
+# keyword inputs of a decoder layer that hold one entry per position, and the axes to cut
+_PER_POSITION = {"attention_mask": (-2, -1), "position_ids": (-1,), "cache_position": (-1,), "text_position_ids": (-1,)}
+
+
+def _cut(name: str, value, T: int, A: int, layer: int):
+    """``value`` (a decoder layer's keyword input for a T-position row) for its first A positions."""
+    if isinstance(value, (tuple, list)) and name.startswith("position_embeddings"):  # rotary (cos, sin): (..., T, d)
+        return type(value)(_cut_axes(name, v, T, A, (-2,), layer) for v in value)
+    if name in _PER_POSITION and torch.is_tensor(value):
+        return _cut_axes(name, value, T, A, _PER_POSITION[name], layer)
+    spans = torch.is_tensor(value) and T in value.shape or isinstance(value, (tuple, list, dict))
+    if spans and name not in ("past_key_values", "past_key_value"):
+        raise PatchError(
+            f"Decoder layer {layer} takes the keyword input {name!r} ({_shape(value)}), which growing_row does not "
+            f"know how to cut to the positions the layer runs on. This model cannot run a growing row: declare "
+            "joined_sweep = False on its adapter (its sweeps then pack every copy through every layer)."
+        )
+    return value
+
+
+def _shape(value) -> str:
+    return f"shape {tuple(value.shape)}" if torch.is_tensor(value) else type(value).__name__
+
+
+def _cut_axes(name: str, value, T: int, A: int, axes: tuple[int, ...], layer: int):
+    if not torch.is_tensor(value) or value.dim() < len(axes) or any(value.shape[a] != T for a in axes):
+        raise PatchError(
+            f"Decoder layer {layer}'s keyword input {name!r} should span the row's {T} positions on axes {axes}; "
+            f"got {_shape(value)}. This model cannot run a growing row: declare joined_sweep = False on its adapter."
+        )
+    for a in axes:
+        value = value.narrow(a, 0, A)
+    return value
+
+
+class _Growth:
+    """The hooks of one ``growing_row`` block: cut, grow, and count the calls of every decoder layer."""
+
+    def __init__(self, n: int, lengths: list[int], grow: Callable[[int, torch.Tensor], torch.Tensor]):
+        self.lengths, self.grow, self.full = lengths, grow, lengths[-1]
+        self.calls = [0] * (n + 1)  # residual layers 0..L
+
+    def _count(self, residual: int) -> None:
+        self.calls[residual] += 1
+        if self.calls[residual] > 1:
+            raise PatchError(
+                f"growing_row runs ONE forward call; residual layer {residual} ran twice in the block (a generate "
+                "loop or a second model call). Run a single forward inside growing_row."
+            )
+
+    def _checked(self, residual: int, hidden: torch.Tensor) -> torch.Tensor:
+        want = self.lengths[residual]
+        if hidden.dim() != 3 or hidden.shape[1] != want:
+            raise PatchError(
+                f"growing_row: residual layer {residual} should hold {want} positions; got a hidden state of shape "
+                f"{tuple(hidden.shape)} (the grow function must return (B, {want}, D))."
+            )
+        return hidden
+
+    def pre_hook(self, layer: int, module, args, kwargs):
+        hidden = args[0] if args else kwargs["hidden_states"]
+        if layer == 0:
+            self._count(0)
+            if hidden.dim() != 3 or hidden.shape[1] != self.full:
+                raise PatchError(f"growing_row expected the row's {self.full} embeddings at decoder layer 0; got a "
+                                 f"hidden state of shape {tuple(hidden.shape)}.")
+            hidden = hidden[:, : self.lengths[0]]
+        A = hidden.shape[1]
+        kwargs = {k: _cut(k, v, self.full, A, layer) for k, v in kwargs.items() if k != "hidden_states"}
+        if args:
+            return (hidden,) + tuple(args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": hidden}
+
+    def post_hook(self, layer: int, module, args, output):
+        residual = layer + 1
+        self._count(residual)
+        hidden = _hidden_of(output)
+        if hidden.shape[1] != self.lengths[layer]:
+            raise PatchError(f"growing_row: decoder layer {layer} returned {hidden.shape[1]} positions for an input "
+                             f"of {self.lengths[layer]}.")
+        if self.lengths[residual] == hidden.shape[1]:
+            return output
+        return _with_hidden(output, self._checked(residual, self.grow(residual, hidden)))
+
+
+@contextmanager
+def growing_row(sites: ResidualSites | nn.ModuleList, lengths: Sequence[int],
+                grow: Callable[[int, torch.Tensor], torch.Tensor]) -> Iterator[None]:
+    """Run decoder layer m on the row's first ``lengths[m]`` positions only: positions join the
+    forward at a residual layer and skip every layer below it.
+
+    ``lengths``: L+1 non-decreasing ints, the positions residual layer m holds, the last one the
+    row's full length T. Residual 0 is the embeddings cut to ``lengths[0]`` (positions joining at
+    layer 0 keep their own embeddings); at residual m >= 1, ``grow(m, hidden (B, lengths[m-1], D))``
+    returns (B, lengths[m], D), the joining positions appended. Every decoder layer's per-position
+    keyword inputs (the 4-D attention mask, position ids, cache positions, rotary embeddings) are
+    cut to the positions it runs on; any other keyword input spanning the row raises PatchError
+    rather than run wrong. The hooks run before ``intervene``'s at the same layer (they are
+    prepended), so a patch at residual m sees the grown row. One forward call per block; the
+    standard sites only (residual l = output of decoder layer l - 1, (B, T, D) hidden states).
+    """
+    sites = sites if isinstance(sites, ResidualSites) else ResidualSites(sites)
+    n, lengths = len(sites), [int(x) for x in lengths]
+    if sites.at_input or sites.view is not None:
+        raise PatchError("growing_row needs the standard residual sites (residual l = the output of decoder layer "
+                         "l - 1, a (B, T, D) hidden state); this adapter declares other sites.")
+    if len(lengths) != n + 1 or lengths[0] < 1 or any(b < a for a, b in zip(lengths, lengths[1:])):
+        raise PatchError(f"growing_row takes L+1 = {n + 1} non-decreasing positive lengths (one per residual layer); "
+                         f"got {lengths}.")
+    g = _Growth(n, lengths, grow)
+    handles = []
+    try:
+        for layer, module in enumerate(sites.layers):
+            handles.append(module.register_forward_pre_hook(
+                lambda m, a, k, layer=layer: g.pre_hook(layer, m, a, k), with_kwargs=True, prepend=True))
+            handles.append(module.register_forward_hook(
+                lambda m, a, o, layer=layer: g.post_hook(layer, m, a, o), prepend=True))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+    if 0 in g.calls:
+        missing = [l for l, c in enumerate(g.calls) if c == 0]
+        raise LayerNotRunError(f"growing_row: residual layer(s) {missing} never ran inside the block; run the model's "
+                               "forward (all its decoder layers) inside it.")
 
 
 def _foreign(hook) -> bool:

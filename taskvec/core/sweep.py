@@ -2,7 +2,8 @@
 
 ``layer_sweep`` computes the first-token distribution for a patch at every layer in as few
 model calls as the family allows: families that take a 4-D attention mask run the prefix and
-all patched copies of the suffix in ONE forward; with more copies than ``max_batch`` the prefix
+all patched copies of the suffix in ONE forward, each copy from its patch layer up only (below
+it a copy is the unpatched suffix); with more copies than ``max_batch`` the prefix
 is cached once and the copies packed over it; other families repeat the prefix's KV cache along
 the batch. ``naive_sweep`` is one full forward per layer (the reference: tests, benchmark).
 """
@@ -18,7 +19,7 @@ import torch
 if TYPE_CHECKING:  # the adapter interface lives in taskvec.models (which builds on core)
     from taskvec.models.base import Adapter
 
-from taskvec.core.hooks import Patch, check_layer, intervene
+from taskvec.core.hooks import Patch, check_layer, growing_row, intervene
 from taskvec.core.patching import check_vector, first_token_logits, make_patch
 from taskvec.core.prompts import Prompt
 from taskvec.errors import VectorShapeError
@@ -60,7 +61,8 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     same vector everywhere. Strategy, chosen by the family's declared capability
     (``adapter.packed_sweep``: it takes a custom 4-D attention mask):
     - one pass: ``prefix | copy_0 | ... | copy_n`` in one row, each copy of the tokens from the
-      delimiter on seeing the prefix and itself (``_sweep_one_pass``);
+      delimiter on seeing the prefix and itself; each copy joins at its patch layer where the
+      adapter declares ``joined_sweep`` (``_sweep_joined``), else runs every layer (``_sweep_one_pass``);
     - more copies than ``max_batch``: the prefix cached once, the copies packed over it per chunk;
     - families without 4-D masks: the prefix cache repeated once per copy along the batch;
     - no declared causal prefix (``adapter.causal_prefix`` False: an unverified architecture):
@@ -76,7 +78,8 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
     with torch.no_grad():
         if adapter.packed_sweep and d > 0 and len(chunks) == 1:  # prefix and copies in ONE forward
-            return Sweep(layers, _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale))
+            one_pass = _sweep_joined if adapter.joined_sweep else _sweep_one_pass
+            return Sweep(layers, one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale))
         prefix_cache = None
         if d > 0:
             pre = adapter.slice_positions(enc, 0, d)
@@ -104,14 +107,12 @@ def _copies_mask(d: int, s: int, n: int, dtype: torch.dtype, with_prefix_rows: b
     return mask[None, None]
 
 
-def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
-    """The prefix and every patched copy of the suffix in ONE forward (no cache, one model call).
-
-    The row is ``prefix | copy_0 | ... | copy_{n-1}``; a 4-D mask lets each copy see the prefix and
-    itself, each copy has the suffix's own position ids, copy i is patched at ``layers[i]``.
-    """
-    n, s = len(layers), end - d
-    full = adapter.slice_positions(enc, 0, end)  # image inputs ride along with the prefix
+def _one_row(adapter, enc, d, end, pos_ids, n: int) -> dict:
+    """Model inputs for ``prefix | copy_0 | ... | copy_{n-1}`` (copies of the tokens from the delimiter on):
+    each copy sees the prefix and itself (4-D mask) and has the suffix's own position ids; image
+    inputs ride along with the prefix."""
+    s = end - d
+    full = adapter.slice_positions(enc, 0, end)
     for k, v in full.items():
         if k == "input_ids" or (k in adapter.per_position_keys and k != "attention_mask"):
             full[k] = torch.cat([v[:, :d], v[:, d:end].repeat(1, n)], 1)  # (1, d + n*s)
@@ -121,11 +122,51 @@ def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scal
         full["position_ids"] = torch.cat([pos_ids[..., :d], pos_ids[..., d:end].repeat(*reps)], -1)
     else:
         full["position_ids"] = torch.cat([torch.arange(d), torch.arange(d, end).repeat(n)])[None].to(adapter.device)
+    return full
+
+
+def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
+    """The prefix and every patched copy of the suffix in ONE forward (no cache, one model call).
+
+    The row is ``prefix | copy_0 | ... | copy_{n-1}``; a 4-D mask lets each copy see the prefix and
+    itself, each copy has the suffix's own position ids, copy i is patched at ``layers[i]``.
+    """
+    n, s = len(layers), end - d
+    full = _one_row(adapter, enc, d, end, pos_ids, n)
     patches = [Patch(l, d + i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
     last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
     with intervene(adapter.residual_sites, patches=patches):
         _, logits = adapter.logits_at(full, last, use_cache=False)
     return logits[0].float().cpu()  # (n, V)
+
+
+def _sweep_joined(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
+    """The one-pass row, each copy joining the forward at its patch layer (``growing_row``).
+
+    Below its patch layer a copy is the unpatched suffix, so one copy -- the one patched highest,
+    placed first -- runs every layer as the base, and at residual m the copies patched at m join as
+    copies of the base's positions (then are patched). The row is ``prefix | base | the others by
+    patch layer``, so residual m holds a prefix of it: ``d + s * (1 + #others patched at <= m)``
+    positions. About half the copy-layers of ``_sweep_one_pass`` for a full sweep; the same numbers.
+    """
+    n, s, L = len(layers), end - d, adapter.n_layers
+    base = max(range(n), key=lambda i: (layers[i], -i))
+    order = [base] + sorted((i for i in range(n) if i != base), key=lambda i: layers[i])  # row slot -> sweep index
+    joined = [layers[i] for i in order[1:]]  # non-decreasing
+    lengths = [d + s * (1 + sum(l <= m for l in joined)) for m in range(L + 1)]
+
+    def grow(m: int, hidden: torch.Tensor) -> torch.Tensor:  # (1, A, D) -> (1, lengths[m], D)
+        k = (lengths[m] - hidden.shape[1]) // s
+        return torch.cat([hidden, hidden[:, d:d + s].repeat(1, k, 1)], 1)
+
+    full = _one_row(adapter, enc, d, end, pos_ids, n)
+    patches = [Patch(layers[i], d + slot * s, per_layer[layers[i]], mode=mode, scale=scale) for slot, i in enumerate(order)]
+    last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each slot's last token
+    with growing_row(adapter.residual_sites, lengths, grow), intervene(adapter.residual_sites, patches=patches):
+        _, logits = adapter.logits_at(full, last, use_cache=False)
+    out = torch.empty_like(logits[0])
+    out[torch.tensor(order, device=logits.device)] = logits[0]
+    return out.float().cpu()  # (n, V) in the order of ``layers``
 
 
 def _sweep_packed(adapter, enc, d, end, pos_ids, cache, layers, per_layer, mode, scale):

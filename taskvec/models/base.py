@@ -71,6 +71,9 @@ class Adapter:
     # the model changes the hidden state between decoder layers (Qwen3-VL's DeepStack): residual l < L is
     # read and written as the input of decoder layer l, what that layer receives (``residual_sites``)
     residual_at_input = False
+    # nothing in the decoder depends on the row's length but the per-position keyword inputs of its layers
+    # (mask, position ids, rotary embeddings): a packed sweep's copies may join at their patch layer
+    joins_copies = True
 
     def __init__(self, model: nn.Module, processor: Any, model_id: str = "", revision: str | None = None,
                  meaningless_weights: bool = False):
@@ -100,6 +103,13 @@ class Adapter:
         """Where ``taskvec.core.hooks.intervene`` reads and writes residual layers 0..L of this model;
         every core call site hooks through it. Default: the output of decoder layer l - 1."""
         return ResidualSites(self.decoder_layers, at_input=self.residual_at_input)
+
+    @property
+    def joined_sweep(self) -> bool:
+        """The one-pass sweep runs each copy from its patch layer up only (``core.hooks.growing_row``):
+        a packed sweep over the standard residual sites, on a decoder that declares ``joins_copies``."""
+        sites = self.residual_sites
+        return self.packed_sweep and self.joins_copies and not sites.at_input and sites.view is None
 
     @cached_property
     def final_norm(self) -> nn.Module:

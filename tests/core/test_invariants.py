@@ -55,6 +55,9 @@ def test_batched_sweep_equals_naive_loop(family):
             fast, slow = layer_sweep(a, q, src, mode=mode, scale=2.0), naive_sweep(a, q, src, mode=mode, scale=2.0)
             assert fast.layers == slow.layers == list(range(a.n_layers + 1))
             torch.testing.assert_close(fast.logits, slow.logits, atol=ATOL, rtol=1e-4)
+        unordered = layer_sweep(a, q, src, layers=[2, 0, 1, 2, 0])  # one pass, any order, layers repeated
+        torch.testing.assert_close(unordered.logits, naive_sweep(a, q, src, layers=[2, 0, 1, 2, 0]).logits,
+                                   atol=ATOL, rtol=1e-4)
         chunked = layer_sweep(a, q, src, layers=[2, 0, 1], max_batch=2)  # several passes, any order
         torch.testing.assert_close(chunked.logits, naive_sweep(a, q, src, layers=[2, 0, 1]).logits, atol=ATOL, rtol=1e-4)
         # the other strategy (packed one-row vs. repeated-cache batch) gives the same numbers too, where it can run:
@@ -63,12 +66,16 @@ def test_batched_sweep_equals_naive_loop(family):
         enc = a.encode([q])
         if any(k in enc.inputs and enc.inputs[k].dim() > 2 for k in a.per_position_keys):
             continue
-        other = type(a.__class__.__name__, (a.__class__,), {"packed_sweep": not a.packed_sweep})
-        b = object.__new__(other)
-        b.__dict__.update(a.__dict__)
-        for layers in (None, [2, 0, 1]):
-            torch.testing.assert_close(layer_sweep(b, q, src, layers=layers, max_batch=2).logits,
-                                       naive_sweep(a, q, src, layers=layers).logits, atol=ATOL, rtol=1e-4)
+        # (chunks only: gemma4 / molmo2 pack exactly over a cached prefix, not in one pass over their image blocks)
+        others = [({"packed_sweep": not a.packed_sweep}, ((None, 2), ([2, 0, 1], 2)))]
+        if a.joined_sweep:  # and the one-pass row with every copy through every layer
+            others.append(({"joins_copies": False}, ((None, 64), ([2, 0, 1, 2, 0], 64))))
+        for declared, runs in others:
+            b = object.__new__(type(a.__class__.__name__, (a.__class__,), declared))
+            b.__dict__.update(a.__dict__)
+            for layers, max_batch in runs:
+                torch.testing.assert_close(layer_sweep(b, q, src, layers=layers, max_batch=max_batch).logits,
+                                           naive_sweep(a, q, src, layers=layers).logits, atol=ATOL, rtol=1e-4)
     assert hooked_modules(a.decoder_layers) == []
 
 
