@@ -131,7 +131,8 @@ def _envoy(root, dotted: str):
 
 def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
     """nnsight 0.8's batched layer sweep: one invoke per residual layer l (the input of decoder layer 0
-    for l = 0, else the output of layer l - 1 overwritten at the delimiter), one batched forward;
+    for l = 0 -- of layer l wherever the adapter's residual sites are layer inputs -- else the output of
+    layer l - 1, overwritten at the delimiter), one batched forward;
     (L+1, V) first-token logits. ``wrapped``: a cached ``LanguageModel`` around ``adapter.model``."""
     import torch
 
@@ -140,6 +141,11 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
     if has_image(prompt):
         raise TaskvecError("nnsight's LanguageModel batches invokes of text or token ids only, not image inputs; "
                            "the bench times it on text queries.")
+    sites = adapter.residual_sites
+    if sites.view is not None:
+        raise TaskvecError("this model passes its residual between decoder layers in another form than (B, T, D) "
+                           "(e.g. Gemma 3n's stacked AltUp streams); an nnsight sweep indexing layer outputs would "
+                           "patch the wrong tensor, so it is not timed.")
     enc = adapter.encode([prompt])
     d, last = int(enc.delimiters[0]), int(enc.lengths[0]) - 1
     vecs = vectors.to(adapter.device, adapter.dtype)
@@ -151,8 +157,8 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
         with torch.no_grad(), wrapped.trace() as tracer:
             for l in range(adapter.n_layers + 1):
                 with tracer.invoke(**adapter.full_inputs(enc)):
-                    if l == 0:
-                        layers[0].input[:, d, :] = vecs[0]
+                    if sites.pre_hooked(l):  # l = 0, or every l < L where the adapter reads layer inputs
+                        layers[l].input[:, d, :] = vecs[l]
                     else:
                         layers[l - 1].output[:, d, :] = vecs[l]
                     saved.append(head.output[:, last].save())
@@ -330,15 +336,21 @@ def cmd_bench(args) -> int:
         ops = _ops(adapter, 5, long_query=long_query)
         q = ", ".join(x for x, _ in _pairs(12)) if long_query else _pairs(6)[-1][0]
         timed = {k: ops[k] for k in ("sweep", "naive_sweep", "query")}
-        contender = _nnsight_op(adapter, query_prompt(q), ops["vector"])
+        try:
+            contender = _nnsight_op(adapter, query_prompt(q), ops["vector"])
+        except TaskvecError as e:
+            contender, skipped = None, str(e)
+        else:
+            skipped = "nnsight not installed: `pip install nnsight` adds it as a contender"
         if contender is not None:
             timed["nnsight_sweep"] = contender
         s = _median_times(timed, args.repeats)
         s["query_tokens"] = int(adapter.encode([query_prompt(q)]).lengths[0])
         res["sweep" if not long_query else "sweep_long_query"] = s
         print(f"\nlayer sweep over all {adapter.n_layers + 1} residual layers, query of {s['query_tokens']} tokens:")
+        target = 1.25 if long_query else 1.5  # on 24+ layers (issue 11); the long query stands in for an image
         print(f"  batched layer_sweep {s['sweep'] * 1000:8.2f} ms = {s['sweep'] / s['query']:.2f}x one query forward "
-              f"({s['query'] * 1000:.2f} ms; target <= 2x)")
+              f"({s['query'] * 1000:.2f} ms; target <= {target}x on 24+ layers)")
         print(f"  naive_sweep         {s['naive_sweep'] * 1000:8.2f} ms = {s['naive_sweep'] / s['sweep']:.2f}x the batched sweep "
               f"(target >= 5x on 24+ layers)")
         if "nnsight_sweep" in s:
@@ -347,7 +359,7 @@ def cmd_bench(args) -> int:
             print(f"  nnsight {nnsight.__version__} batched {s['nnsight_sweep'] * 1000:8.2f} ms = "
                   f"{s['nnsight_sweep'] / s['sweep']:.2f}x taskvec's sweep (target > 1x: taskvec faster)")
         else:
-            print("  (nnsight not installed: `pip install nnsight` adds it as a contender)")
+            print(f"  (no nnsight contender: {skipped})")
     e = _extract_ops(adapter, args.n_sets)
     x = _median_times(e, args.repeats)
     res["extract"] = x

@@ -232,6 +232,12 @@ def _btd(hidden: torch.Tensor, layer: int, action: str) -> tuple[int, int, int]:
 def _write(p: Patch, layer: int, hidden: torch.Tensor, call: int) -> torch.Tensor:
     """``hidden`` (B, T, D) with ``p`` written in (a new tensor)."""
     B, T, D = _btd(hidden, layer, "patch")
+    if p.rows is None and isinstance(p.position, int) and p.vector.dim() == 1 and p.vector.shape[0] == D \
+            and -T <= p.position < T:  # the common case, one position of every row: no index tensors
+        vec = p.vector.to(device=hidden.device, dtype=hidden.dtype).expand(B, D)
+        if p.mode == "add":
+            vec = hidden.select(1, p.position) + p.scale * vec
+        return hidden.select_scatter(vec, 1, p.position % T)  # (B, T, D), a new tensor
     rows = torch.arange(B, device=hidden.device) if p.rows is None else p.rows.to(hidden.device)  # (R,)
     pos = p.position
     pos = torch.full((len(rows),), int(pos), device=hidden.device) if isinstance(pos, int) else pos.to(hidden.device)
@@ -432,7 +438,7 @@ def _cut(name: str, value, T: int, A: int, layer: int):
         raise PatchError(
             f"Decoder layer {layer} takes the keyword input {name!r} ({_shape(value)}), which growing_row does not "
             f"know how to cut to the positions the layer runs on. This model cannot run a growing row: declare "
-            "joined_sweep = False on its adapter (its sweeps then pack every copy through every layer)."
+            "joins_copies = False on its adapter (its sweeps then pack every copy through every layer)."
         )
     return value
 
@@ -445,7 +451,7 @@ def _cut_axes(name: str, value, T: int, A: int, axes: tuple[int, ...], layer: in
     if not torch.is_tensor(value) or value.dim() < len(axes) or any(value.shape[a] != T for a in axes):
         raise PatchError(
             f"Decoder layer {layer}'s keyword input {name!r} should span the row's {T} positions on axes {axes}; "
-            f"got {_shape(value)}. This model cannot run a growing row: declare joined_sweep = False on its adapter."
+            f"got {_shape(value)}. This model cannot run a growing row: declare joins_copies = False on its adapter."
         )
     for a in axes:
         value = value.narrow(a, 0, A)
@@ -485,6 +491,12 @@ class _Growth:
                                  f"hidden state of shape {tuple(hidden.shape)}.")
             hidden = hidden[:, : self.lengths[0]]
         A = hidden.shape[1]
+        for i, v in enumerate(args[1:], 1):
+            if torch.is_tensor(v) and self.full in v.shape:
+                raise PatchError(
+                    f"Decoder layer {layer} takes a positional input #{i} ({_shape(v)}) spanning the row; growing_row "
+                    "cuts keyword inputs by name only. Call the layers with keyword inputs, or declare "
+                    "joins_copies = False on the adapter.")
         kwargs = {k: _cut(k, v, self.full, A, layer) for k, v in kwargs.items() if k != "hidden_states"}
         if args:
             return (hidden,) + tuple(args[1:]), kwargs

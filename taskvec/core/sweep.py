@@ -157,7 +157,7 @@ def _sweep_joined(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale)
 
     def grow(m: int, hidden: torch.Tensor) -> torch.Tensor:  # (1, A, D) -> (1, lengths[m], D)
         k = (lengths[m] - hidden.shape[1]) // s
-        return torch.cat([hidden, hidden[:, d:d + s].repeat(1, k, 1)], 1)
+        return torch.cat([hidden, *[hidden[:, d:d + s]] * k], 1)
 
     full = _one_row(adapter, enc, d, end, pos_ids, n)
     patches = [Patch(layers[i], d + slot * s, per_layer[layers[i]], mode=mode, scale=scale) for slot, i in enumerate(order)]

@@ -249,7 +249,7 @@ class OrganismModel(OrganismPreTrainedModel):
         B, T, _ = h.shape
         mask = _attention_mask(attention_mask, B, T, past, h.device)
         for layer in self.layers:
-            h = layer(h, mask, past_key_values)
+            h = layer(h, attention_mask=mask, past_key_values=past_key_values)  # by name: hooks read them
         h = self.norm(h)
         return BaseModelOutputWithPast(last_hidden_state=h, past_key_values=past_key_values if use_cache else None)
 

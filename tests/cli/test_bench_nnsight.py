@@ -15,7 +15,7 @@ from taskvec.testing import color_image, tiny_adapter
 pytest.importorskip("nnsight")
 
 
-@pytest.mark.parametrize("family", ["llama", "idefics2", "llava"])
+@pytest.mark.parametrize("family", ["llama", "idefics2", "llava", "qwen3_vl"])  # qwen3_vl: layer inputs
 def test_nnsight_sweep_equals_the_per_layer_loop(family):
     adapter = tiny_adapter(family)
     vec = residuals(adapter, [icl_prompt([("France", "Paris"), ("Italy", "Rome")], "Chile")]).values[0, :, 0]
@@ -37,3 +37,12 @@ def test_nnsight_contender_refuses_image_queries():
     adapter = tiny_adapter("llava")
     with pytest.raises(TaskvecError, match="text or token ids only"):
         nnsight_sweep(adapter, query_prompt(color_image(3)), torch.zeros(adapter.n_layers + 1, adapter.hidden_size))
+
+
+def test_nnsight_contender_refuses_stacked_streams_by_name():
+    """Gemma 3n passes K AltUp streams between layers: indexing layer outputs would patch the wrong tensor."""
+    from taskvec.errors import TaskvecError
+
+    adapter = tiny_adapter("gemma3n")
+    with pytest.raises(TaskvecError, match="stacked AltUp streams"):
+        _nnsight_op(adapter, query_prompt("Spain"), torch.zeros(adapter.n_layers + 1, adapter.hidden_size))

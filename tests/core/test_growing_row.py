@@ -112,9 +112,14 @@ def test_bad_lengths_sites_and_grow_are_patch_errors_and_leave_no_hook():
 def test_an_input_it_cannot_cut_is_refused_by_name():
     m = Stack()
     lengths, grow = _append_copies(2)
-    with pytest.raises(PatchError, match="'extra'.*joined_sweep = False"):
+    with pytest.raises(PatchError, match="'extra'.*joins_copies = False"):
         with growing_row(m.layers, lengths, grow):
             m(X, extra=torch.ones(1, 6))
+    with pytest.raises(PatchError, match="positional input #1"):
+        with growing_row(m.layers, lengths, grow):
+            h = X
+            for layer in m.layers:
+                h = layer(h, torch.arange(6)[None])  # position ids passed by position
     with pytest.raises(PatchError, match="'position_ids' should span the row's 6 positions"):
         with growing_row(m.layers, lengths, grow):
             m(X, position_ids=torch.arange(5)[None])

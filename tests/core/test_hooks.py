@@ -239,3 +239,21 @@ def test_generate_on_the_organism_survives_a_special_first_token():
     word = tok.convert_tokens_to_ids("Paris")
     assert decode_text(tok, [word, tok.pad_token_id]) == tok.decode([word], skip_special_tokens=True) == "Paris"
     assert a.decode_token(len(tok)) == ""  # no panic on an id past the tokenizer
+
+
+def test_a_patch_of_one_position_in_every_row_equals_the_indexed_write():
+    """The int-position shortcut (no index tensors) writes what the general per-row path writes."""
+    m = Stack()
+    v = torch.randn(8)
+    for pos in (0, 3, -1, -5):
+        for mode, scale in (("replace", 1.0), ("add", 1.0), ("add", -2.5)):
+            with intervene(m.layers, [Patch(2, pos, v, mode=mode, scale=scale)]):
+                short = m(X)
+            rows = torch.arange(X.shape[0])
+            with intervene(m.layers, [Patch(2, torch.full((2,), pos), v, mode=mode, scale=scale, rows=rows)]):
+                general = m(X)
+            assert torch.equal(short, general), (pos, mode, scale)
+    for pos in (5, -6):  # out of range: the same typed error as ever
+        with pytest.raises(PositionError, match="valid: -5..4"):
+            with intervene(m.layers, [Patch(2, pos, v)]):
+                m(X)
