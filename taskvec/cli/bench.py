@@ -7,8 +7,8 @@ Measured in one run, medians over ``--repeats``:
    fresh subprocess per measurement (peak reset through /proc/self/clear_refs; on CPU
    this is process RSS incl. allocator caches, not torch tensor bytes; on CUDA,
    torch.cuda.max_memory_allocated);
-2. the KV-cached batched ``layer_sweep`` vs ``naive_sweep`` (one forward per layer) vs one
-   plain query forward;
+2. the batched ``layer_sweep`` (one pass, copies joining at their patch layer, where the family
+   allows) vs ``naive_sweep`` (one forward per layer) vs one plain query forward;
 3. extraction of every layer's vectors for K example sets batched
    (``residuals(..., batch_size=K)``) vs one at a time (``batch_size=1``).
 When nnsight is installed (``pip install nnsight``), its batched sweep -- one invoke per

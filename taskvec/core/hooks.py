@@ -427,12 +427,15 @@ def intervene(
 _PER_POSITION = {"attention_mask": (-2, -1), "position_ids": (-1,), "cache_position": (-1,), "text_position_ids": (-1,)}
 
 
-def _cut(name: str, value, T: int, A: int, layer: int):
-    """``value`` (a decoder layer's keyword input for a T-position row) for its first A positions."""
+def _cut_plan(name: str, value, T: int, layer: int):
+    """How to cut ``value`` (a decoder layer's keyword input for a T-position row) to its first positions:
+    None (it does not span the row), ("each", axes) for a tuple of tensors, or axes; PatchError if unknown."""
     if isinstance(value, (tuple, list)) and name.startswith("position_embeddings"):  # rotary (cos, sin): (..., T, d)
-        return type(value)(_cut_axes(name, v, T, A, (-2,), layer) for v in value)
+        for v in value:
+            _check_axes(name, v, T, (-2,), layer)
+        return ("each", (-2,))
     if name in _PER_POSITION and torch.is_tensor(value):
-        return _cut_axes(name, value, T, A, _PER_POSITION[name], layer)
+        return _check_axes(name, value, T, _PER_POSITION[name], layer)
     spans = torch.is_tensor(value) and T in value.shape or isinstance(value, (tuple, list, dict))
     if spans and name not in ("past_key_values", "past_key_value"):
         raise PatchError(
@@ -440,22 +443,34 @@ def _cut(name: str, value, T: int, A: int, layer: int):
             f"know how to cut to the positions the layer runs on. This model cannot run a growing row: declare "
             "joins_copies = False on its adapter (its sweeps then pack every copy through every layer)."
         )
-    return value
+    return None
 
 
 def _shape(value) -> str:
     return f"shape {tuple(value.shape)}" if torch.is_tensor(value) else type(value).__name__
 
 
-def _cut_axes(name: str, value, T: int, A: int, axes: tuple[int, ...], layer: int):
+def _check_axes(name: str, value, T: int, axes: tuple[int, ...], layer: int) -> tuple[int, ...]:
     if not torch.is_tensor(value) or value.dim() < len(axes) or any(value.shape[a] != T for a in axes):
         raise PatchError(
             f"Decoder layer {layer}'s keyword input {name!r} should span the row's {T} positions on axes {axes}; "
             f"got {_shape(value)}. This model cannot run a growing row: declare joins_copies = False on its adapter."
         )
+    return axes
+
+
+def _narrow(value: torch.Tensor, axes: tuple[int, ...], A: int) -> torch.Tensor:
     for a in axes:
         value = value.narrow(a, 0, A)
     return value
+
+
+def _apply_cut(value, plan, A: int):
+    if plan is None:
+        return value
+    if plan[0] == "each":
+        return type(value)(_narrow(v, plan[1], A) for v in value)
+    return _narrow(value, plan, A)
 
 
 class _Growth:
@@ -464,6 +479,7 @@ class _Growth:
     def __init__(self, n: int, lengths: list[int], grow: Callable[[int, torch.Tensor], torch.Tensor]):
         self.lengths, self.grow, self.full = lengths, grow, lengths[-1]
         self.calls = [0] * (n + 1)  # residual layers 0..L
+        self.plans: dict = {}  # keyword input name -> (the value checked, how to cut it)
 
     def _count(self, residual: int) -> None:
         self.calls[residual] += 1
@@ -497,7 +513,15 @@ class _Growth:
                     f"Decoder layer {layer} takes a positional input #{i} ({_shape(v)}) spanning the row; growing_row "
                     "cuts keyword inputs by name only. Call the layers with keyword inputs, or declare "
                     "joins_copies = False on the adapter.")
-        kwargs = {k: _cut(k, v, self.full, A, layer) for k, v in kwargs.items() if k != "hidden_states"}
+        cut = {}
+        for k, v in kwargs.items():
+            if k == "hidden_states":
+                continue
+            known = self.plans.get(k)  # the layers share their inputs: each is checked once
+            if known is None or known[0] is not v:
+                known = self.plans[k] = (v, _cut_plan(k, v, self.full, layer))
+            cut[k] = _apply_cut(v, known[1], A)
+        kwargs = cut
         if args:
             return (hidden,) + tuple(args[1:]), kwargs
         return args, {**kwargs, "hidden_states": hidden}
