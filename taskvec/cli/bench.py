@@ -168,15 +168,23 @@ def nnsight_sweep(adapter, prompt, vectors, wrapped=None):
 
 
 def _nnsight_model(adapter):
-    """nnsight's ``LanguageModel`` around ``adapter.model`` (its deprecation notice silenced). It sets the
+    """nnsight's ``LanguageModel`` around ``adapter.model`` (its deprecation notice and transformers' pipeline
+    notice silenced, the logging level restored). It sets the
     shared tokenizer to left padding: callers restore it (``nnsight_sweep`` does, after every trace)."""
     import warnings
 
     from nnsight import LanguageModel
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(hf_logging.CRITICAL)  # its pipeline check logs an error listing every causal LM for a VLM
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return LanguageModel(adapter.model, tokenizer=adapter.tokenizer)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def _nnsight_op(adapter, prompt, vectors):
