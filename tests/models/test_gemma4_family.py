@@ -8,12 +8,15 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from taskvec.core.activations import residuals  # noqa: E402
 from taskvec.core.patching import first_token_logits, generate, make_patch  # noqa: E402
 from taskvec.core.prompts import icl_prompt, query_prompt  # noqa: E402
+from taskvec.core.hooks import hooked_modules  # noqa: E402
 from taskvec.core.sweep import layer_sweep, naive_sweep  # noqa: E402
+from taskvec.errors import PatchError  # noqa: E402
 from taskvec.models.families.gemma4 import Gemma4Adapter  # noqa: E402
 from taskvec.testing import build_tiny, color_image, tiny_adapter  # noqa: E402
 
@@ -70,10 +73,16 @@ def test_sweep_is_exact_past_the_window_and_packing_is_not():
     slow = naive_sweep(a, prompt, vec).logits
     torch.testing.assert_close(layer_sweep(a, prompt, vec).logits, slow, atol=ATOL, rtol=1e-4)
 
-    packed = type("Packed", (type(a),), {"packed_sweep": True})
+    packed = type("Packed", (type(a),), {"packed_sweep": True, "joins_copies": False})
     b = object.__new__(packed)
     b.__dict__.update(a.__dict__)
     assert (layer_sweep(b, prompt, vec).logits - slow).abs().max() > 1e-3
+    # copies joining at their layer are refused rather than run wrong: the per-layer inputs go in by position
+    joined = object.__new__(type("Joined", (type(a),), {"packed_sweep": True}))
+    joined.__dict__.update(a.__dict__)
+    with pytest.raises(PatchError, match="positional input #1"):
+        layer_sweep(joined, prompt, vec)
+    assert hooked_modules(a.model) == []
 
 
 def test_lens_applies_the_final_softcap():

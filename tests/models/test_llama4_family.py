@@ -12,7 +12,9 @@ import torch
 
 from taskvec.core.activations import residuals
 from taskvec.core.prompts import icl_prompt, query_prompt
+from taskvec.core.hooks import hooked_modules
 from taskvec.core.sweep import layer_sweep, naive_sweep
+from taskvec.errors import PatchError
 from taskvec.models.families.llama4 import Llama4Adapter, build_tiny
 from taskvec.testing import color_image, tiny_adapter
 
@@ -41,7 +43,7 @@ def test_the_tiny_builds_cross_chunks_and_route_through_experts(chunked):
 def test_declared_sweep_equals_the_loop_and_packing_would_not(chunked):
     assert chunked.causal_prefix and not chunked.packed_sweep
     src = residuals(chunked, [icl_prompt([("France", "Paris"), ("Italy", "Rome")], "Peru")]).values[0, :, 0]
-    packed = type("Packed", (Llama4Adapter,), {"packed_sweep": True})
+    packed = type("Packed", (Llama4Adapter,), {"packed_sweep": True, "joins_copies": False})
     b = object.__new__(packed)
     b.__dict__.update(chunked.__dict__)
     for q in _prompts():
@@ -51,6 +53,12 @@ def test_declared_sweep_equals_the_loop_and_packing_would_not(chunked):
                                    atol=ATOL, rtol=1e-5)  # the chunked layers' sliding cache, copied per chunk
         # one packed row: its 4-D mask is used as-is by the chunked layers, so copies see across chunks
         assert float((layer_sweep(b, q, src, mode="add", scale=2.0).logits - slow).abs().max()) > 1e-3
+    # joining copies at their layer would not run wrong either: its (1, T, d) complex rotary table is refused by name
+    joined = object.__new__(type("Joined", (Llama4Adapter,), {"packed_sweep": True}))
+    joined.__dict__.update(chunked.__dict__)
+    with pytest.raises(PatchError, match="'position_embeddings'"):
+        layer_sweep(joined, _prompts()[0], src)
+    assert hooked_modules(chunked.model) == []
 
 
 def test_moe_routes_each_token_alone(chunked):
