@@ -62,7 +62,9 @@ def sweep_figure(curves: Sequence[float] | Mapping[str, Sequence[float]],
                                                                 annotation_font_color=SERIES_COLORS["layer"])))
     if in_unit:
         fig.update_yaxes(range=[-0.03, 1.05])
-    fig.update_xaxes(dtick=1 if len(panels[names[0]]) <= 40 else None)
+    xs = list(layers) if layers is not None else list(range(len(panels[names[0]])))
+    per_tick = max(1, math.ceil(len(xs) / (40 if cols == 1 else 12)))  # every layer where it fits, upright labels
+    fig.update_xaxes(tick0=0, dtick=per_tick, range=[min(xs) - 0.5, max(xs) + 0.5])  # no ticks beyond the layers
     fig.update_xaxes(title_text=LAYER_AXIS if not grid else "layer l", row=rows)
     fig.update_yaxes(title_text=ylabel, col=1)
     parts = [note]

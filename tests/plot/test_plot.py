@@ -67,6 +67,18 @@ def test_sweep_grid_per_task():
     assert len(P.sweep_figure(curves).data) == 3  # no counts -> no bands
 
 
+def test_sweep_layer_axis_ends_at_the_layers_and_keeps_labels_upright():
+    """A 19-layer grid (Gemma 3 270M) ticks every 2nd layer in a 3-column grid and every layer alone;
+    the axis ends half a layer past the first and last layer (no tick at -1 or L + 1)."""
+    ys = [0.1] * 19
+    grid = P.sweep_figure({"a": ys, "b": ys, "Avg": ys}, cols=3)
+    alone = P.sweep_figure(ys)
+    assert grid.layout.xaxis.dtick == 2 and alone.layout.xaxis.dtick == 1
+    assert list(grid.layout.xaxis.range) == list(alone.layout.xaxis.range) == [-0.5, 18.5]
+    assert list(P.sweep_figure([0.1] * 3, layers=[3, 4, 5]).layout.xaxis.range) == [2.5, 5.5]
+    assert P.sweep_figure([0.1] * 81).layout.xaxis.dtick == 3  # 81 layers: every 3rd
+
+
 def test_phase_single_and_grid_share_role_colours():
     one = P.phase_figure(MEAN, STD, TOKENS, title="p", n_runs=7)
     grid = P.phase_grid({"a": (MEAN, STD, TOKENS), "b": (MEAN, None, TOKENS)})
