@@ -91,11 +91,11 @@ REAL_TEXT_NOTE = (
     "ℹ️ **Real pretrained weights, text only**: text examples, instructions and text queries work in every view; "
     "images do not (no vision tower). Measured on full splits (docs/RESULTS.md, 'Real weights'): text task vectors "
     "patched into text queries do the task, but only in the upper layers (hence the measured layer, not L/2): "
-    "SmolLM2-135M 0.17 vs No Context 0.01 and 5-shot prompting 0.24 (3 seeds); Gemma 3 270M 0.36, above prompting "
-    "0.31. Instruction vectors do not carry the tasks at this size, and vectors group by how the task was given "
-    "before they group by task. The lens shows an input -> task -> answer order in 2 of 6 tasks on Gemma 3 270M, "
-    "none on SmolLM2. The cross-modal transfer (text vector -> image query) and clean phases are shown offline by "
-    "the organism, whose task phase is partly trained in."
+    "SmolLM2-135M 0.17 vs No Context 0.01 and 5-shot prompting 0.24; Gemma 3 270M 0.36, above prompting "
+    "0.30 (3 seeds each). Instruction vectors do not carry the tasks at this size, and vectors group by how the "
+    "task was given before they group by task. The lens shows an input -> task -> answer order in 2 of 6 tasks on "
+    "Gemma 3 270M, none on SmolLM2. The cross-modal transfer (text vector -> image query) and clean phases are "
+    "shown offline by the organism, whose task phase is partly trained in."
 )
 
 
