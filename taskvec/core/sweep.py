@@ -10,6 +10,7 @@ the batch. ``naive_sweep`` is one full forward per layer (the reference: tests, 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
@@ -62,7 +63,7 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     (``adapter.packed_sweep``: it takes a custom 4-D attention mask):
     - one pass: ``prefix | copy_0 | ... | copy_n`` in one row, each copy of the tokens from the
       delimiter on seeing the prefix and itself; each copy joins at its patch layer where the
-      adapter declares ``joined_sweep`` (``_sweep_joined``), else runs every layer (``_sweep_one_pass``);
+      adapter declares ``joined_sweep``, else runs every layer (``_sweep_one_pass``);
     - more copies than ``max_batch``: the prefix cached once, the copies packed over it per chunk;
     - families without 4-D masks: the prefix cache repeated once per copy along the batch;
     - no declared causal prefix (``adapter.causal_prefix`` False: an unverified architecture):
@@ -78,8 +79,8 @@ def layer_sweep(adapter: Adapter, prompt: Prompt, vectors: torch.Tensor, layers:
     chunks = [layers[i:i + max_batch] for i in range(0, len(layers), max_batch)]
     with torch.no_grad():
         if adapter.packed_sweep and d > 0 and len(chunks) == 1:  # prefix and copies in ONE forward
-            one_pass = _sweep_joined if adapter.joined_sweep else _sweep_one_pass
-            return Sweep(layers, one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale))
+            return Sweep(layers, _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale,
+                                                 join=adapter.joined_sweep))
         prefix_cache = None
         if d > 0:
             pre = adapter.slice_positions(enc, 0, d)
@@ -125,44 +126,35 @@ def _one_row(adapter, enc, d, end, pos_ids, n: int) -> dict:
     return full
 
 
-def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
+def _sweep_one_pass(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale, join: bool):
     """The prefix and every patched copy of the suffix in ONE forward (no cache, one model call).
 
-    The row is ``prefix | copy_0 | ... | copy_{n-1}``; a 4-D mask lets each copy see the prefix and
-    itself, each copy has the suffix's own position ids, copy i is patched at ``layers[i]``.
+    The row is ``prefix | copy_0 | ... | copy_{n-1}`` (``_one_row``); copy i is patched at ``layers[i]``.
+    ``join`` (``adapter.joined_sweep``): each copy joins the forward at its patch layer
+    (``growing_row``). Below its patch layer a copy is the unpatched suffix, so one copy -- the one
+    patched highest, placed first -- runs every layer as the base, and at residual m the copies
+    patched at m join as copies of the base's positions (then are patched). The row is then
+    ``prefix | base | the others by patch layer``, so residual m holds a prefix of it:
+    ``d + s * (1 + #others patched at <= m)`` positions; about half the copy-layers of a full sweep,
+    the same numbers.
     """
     n, s = len(layers), end - d
-    full = _one_row(adapter, enc, d, end, pos_ids, n)
-    patches = [Patch(l, d + i * s, per_layer[l], mode=mode, scale=scale) for i, l in enumerate(layers)]
-    last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each copy's last token
-    with intervene(adapter.residual_sites, patches=patches):
-        _, logits = adapter.logits_at(full, last, use_cache=False)
-    return logits[0].float().cpu()  # (n, V)
+    order, grown = list(range(n)), contextlib.nullcontext()  # row slot -> sweep index
+    if join:
+        base = max(range(n), key=lambda i: (layers[i], -i))
+        order = [base] + sorted((i for i in range(n) if i != base), key=lambda i: layers[i])
+        joined = [layers[i] for i in order[1:]]  # non-decreasing
+        lengths = [d + s * (1 + sum(l <= m for l in joined)) for m in range(adapter.n_layers + 1)]
 
+        def grow(m: int, hidden: torch.Tensor) -> torch.Tensor:  # (1, A, D) -> (1, lengths[m], D)
+            k = (lengths[m] - hidden.shape[1]) // s
+            return torch.cat([hidden, *[hidden[:, d:d + s]] * k], 1)
 
-def _sweep_joined(adapter, enc, d, end, pos_ids, layers, per_layer, mode, scale):
-    """The one-pass row, each copy joining the forward at its patch layer (``growing_row``).
-
-    Below its patch layer a copy is the unpatched suffix, so one copy -- the one patched highest,
-    placed first -- runs every layer as the base, and at residual m the copies patched at m join as
-    copies of the base's positions (then are patched). The row is ``prefix | base | the others by
-    patch layer``, so residual m holds a prefix of it: ``d + s * (1 + #others patched at <= m)``
-    positions. About half the copy-layers of ``_sweep_one_pass`` for a full sweep; the same numbers.
-    """
-    n, s, L = len(layers), end - d, adapter.n_layers
-    base = max(range(n), key=lambda i: (layers[i], -i))
-    order = [base] + sorted((i for i in range(n) if i != base), key=lambda i: layers[i])  # row slot -> sweep index
-    joined = [layers[i] for i in order[1:]]  # non-decreasing
-    lengths = [d + s * (1 + sum(l <= m for l in joined)) for m in range(L + 1)]
-
-    def grow(m: int, hidden: torch.Tensor) -> torch.Tensor:  # (1, A, D) -> (1, lengths[m], D)
-        k = (lengths[m] - hidden.shape[1]) // s
-        return torch.cat([hidden, *[hidden[:, d:d + s]] * k], 1)
-
+        grown = growing_row(adapter.residual_sites, lengths, grow)
     full = _one_row(adapter, enc, d, end, pos_ids, n)
     patches = [Patch(layers[i], d + slot * s, per_layer[layers[i]], mode=mode, scale=scale) for slot, i in enumerate(order)]
     last = d + torch.arange(n, device=adapter.device) * s + s - 1  # each slot's last token
-    with growing_row(adapter.residual_sites, lengths, grow), intervene(adapter.residual_sites, patches=patches):
+    with grown, intervene(adapter.residual_sites, patches=patches):
         _, logits = adapter.logits_at(full, last, use_cache=False)
     out = torch.empty_like(logits[0])
     out[torch.tensor(order, device=logits.device)] = logits[0]
